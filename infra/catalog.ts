@@ -1,0 +1,96 @@
+/**
+ * The agent catalog: the capacity plan's defaults for each of the 12 agents (DESIGN.md).
+ * Stack config overrides any of these per agent; a stack file holds only what differs.
+ */
+import { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType } from "../agent-runtime/src/catalog";
+
+export { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType };
+
+export type WorkloadKind = "Deployment" | "StatefulSet";
+
+export interface ResourceSpec {
+  /** CPU in Kubernetes quantity notation, e.g. "1" or "500m". */
+  cpu: string;
+  /** Memory in Kubernetes quantity notation, e.g. "2Gi". */
+  memory: string;
+}
+
+/** Where an agent's model runs: a hosted API, or a local model file served by a sidecar. */
+export type ModelSpec =
+  | { kind: "api"; provider: "openai" | "anthropic"; name: string; baseUrl?: string }
+  | { kind: "local"; file: string };
+
+export interface AgentDefaults {
+  minReplicas: number;
+  maxReplicas: number;
+  /** HPA External metric target: ready + in-flight tasks per pod. */
+  backlogPerPod: number;
+  /** HPA CPU utilisation target in percent of requests; undefined = backlog only. */
+  cpuPercent?: number;
+  /** Scale trigger on accelerator utilisation, reported in the plan for GPU pools. */
+  gpuPercent?: number;
+  requests: ResourceSpec;
+  limits: ResourceSpec;
+  workload: WorkloadKind;
+  /** Node pool the agent's pods are scheduled on. */
+  nodePool: string;
+  model: ModelSpec;
+  /** Tasks one pod works on at once (the runtime's CONCURRENCY). */
+  concurrency: number;
+}
+
+const API_AGENT = { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } };
+const API_MODEL: ModelSpec = { kind: "api", provider: "anthropic", name: "claude-sonnet-4-5" };
+
+function apiAgent(minReplicas: number, maxReplicas: number, backlogPerPod: number): AgentDefaults {
+  return {
+    minReplicas,
+    maxReplicas,
+    backlogPerPod,
+    requests: { ...API_AGENT.requests },
+    limits: { ...API_AGENT.limits },
+    workload: "Deployment",
+    nodePool: "agents",
+    model: { ...API_MODEL },
+    concurrency: 4,
+  };
+}
+
+/** The capacity plan. Every number is a default that stack config can override. */
+export const AGENT_CATALOG: Readonly<Record<AgentType, AgentDefaults>> = {
+  python: {
+    minReplicas: 2,
+    maxReplicas: 10,
+    backlogPerPod: 5,
+    cpuPercent: 70,
+    requests: { cpu: "4", memory: "8Gi" },
+    limits: { cpu: "8", memory: "16Gi" },
+    workload: "StatefulSet",
+    nodePool: "agents",
+    model: { kind: "local", file: "qwen3-8b-q4_k_m.gguf" },
+    concurrency: 2,
+  },
+  frontend: apiAgent(1, 5, 3),
+  backend: apiAgent(1, 5, 3),
+  devops: apiAgent(1, 3, 2),
+  tester: apiAgent(1, 8, 5),
+  researcher: apiAgent(1, 3, 2),
+  // Orchestration: always 1-2 pods; backlog still drives the second one.
+  coordinator: apiAgent(1, 2, 5),
+  reviewer: apiAgent(1, 4, 3),
+  security: apiAgent(1, 3, 2),
+  data: apiAgent(1, 4, 3),
+  ml: {
+    minReplicas: 1,
+    maxReplicas: 5,
+    backlogPerPod: 2,
+    gpuPercent: 60,
+    requests: { cpu: "8", memory: "32Gi" },
+    limits: { cpu: "16", memory: "64Gi" },
+    workload: "StatefulSet",
+    nodePool: "ml",
+    model: { kind: "local", file: "qwen3-8b-q4_k_m.gguf" },
+    concurrency: 1,
+  },
+  integration: apiAgent(1, 3, 2),
+};

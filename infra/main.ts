@@ -1,0 +1,22 @@
+/** What `pulumi up` runs (Pulumi.yaml `main:`): read the stack config once, deploy the fleet. */
+import * as pulumi from "@pulumi/pulumi";
+import { fromEngineConfig, resolveStackConfig, StackConfigError } from "./config";
+import { deployFleet } from "./program";
+
+function loadConfig() {
+  try {
+    return resolveStackConfig(
+      fromEngineConfig(pulumi.getStack(), pulumi.runtime.allConfig(), process.env.PULUMI_CONFIG_SECRET_KEYS),
+    );
+  } catch (err) {
+    // A RunError prints its message without a stack trace: the message is the whole story.
+    if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+const fleet = deployFleet(loadConfig());
+
+export const namespace = fleet.namespace;
+export const agents = fleet.agents;
+export const kubeconfig = fleet.kubeconfig;

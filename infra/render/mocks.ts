@@ -1,0 +1,89 @@
+/**
+ * Pulumi runtime mocks that record every resource the program registers, for the offline renderer
+ * and the infra tests. Provider-computed outputs that the program reads back (generated passwords,
+ * certificates, image digests, cluster endpoints) get deterministic stand-ins so renders repeat
+ * byte for byte; unmocked function calls throw, so nothing silently reaches a cloud.
+ */
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+  /** False for component resources (they only group children). */
+  custom: boolean;
+}
+
+type State = Record<string, unknown>;
+
+/** A stable fake value derived from the resource's name: same program, same bytes. */
+export function fakeValue(kind: string, name: string, length = 64): string {
+  return createHash("sha256").update(`${kind}:${name}`).digest("hex").slice(0, length);
+}
+
+/** Computed outputs per resource type, added to the recorded inputs. */
+const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
+  "random:index/randomPassword:RandomPassword": (name) => ({
+    result: `mock-${fakeValue("password", name, 32)}`,
+  }),
+  "random:index/randomBytes:RandomBytes": (name) => ({
+    base64: Buffer.from(fakeValue("bytes", name, 32)).toString("base64"),
+    hex: fakeValue("bytes", name, 32),
+  }),
+  "tls:index/privateKey:PrivateKey": (name) => ({
+    privateKeyPem: `-----BEGIN MOCK PRIVATE KEY-----\n${fakeValue("key", name)}\n-----END MOCK PRIVATE KEY-----\n`,
+    publicKeyPem: `-----BEGIN MOCK PUBLIC KEY-----\n${fakeValue("pub", name)}\n-----END MOCK PUBLIC KEY-----\n`,
+  }),
+  "tls:index/selfSignedCert:SelfSignedCert": (name) => ({
+    certPem: `-----BEGIN MOCK CERTIFICATE-----\n${fakeValue("cert", name)}\n-----END MOCK CERTIFICATE-----\n`,
+  }),
+  "tls:index/locallySignedCert:LocallySignedCert": (name) => ({
+    certPem: `-----BEGIN MOCK CERTIFICATE-----\n${fakeValue("cert", name)}\n-----END MOCK CERTIFICATE-----\n`,
+  }),
+  "docker-build:index:Image": (name) => ({ digest: `sha256:${fakeValue("digest", name)}`, ref: "" }),
+  "gcp:container/cluster:Cluster": (name) => ({
+    endpoint: "203.0.113.10",
+    masterAuth: { clusterCaCertificate: Buffer.from(`mock-ca-${name}`).toString("base64") },
+  }),
+  "hcloud:index/server:Server": (name) => ({
+    ipv4Address: "203.0.113.20",
+    ipv6Address: "2001:db8::20",
+    id: name,
+  }),
+};
+
+/** Deterministic mocks that record registrations. */
+export class RecordingMocks implements pulumi.runtime.Mocks {
+  readonly resources: RecordedResource[] = [];
+
+  newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: State } {
+    const inputs = (args.inputs ?? {}) as State;
+    this.resources.push({
+      type: args.type,
+      name: args.name,
+      inputs,
+      custom: args.custom !== false,
+      ...(args.provider !== undefined ? { provider: args.provider } : {}),
+    });
+    const computed = COMPUTED[args.type]?.(args.name, inputs) ?? {};
+    return { id: `${args.name}-id`, state: { ...inputs, ...computed } };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    throw new Error(`unmocked function call ${args.token}: the renderer evaluates programs offline`);
+  }
+}
+
+/** Installs fresh recording mocks for `stack`; returns them. */
+export async function installMocks(stack: string): Promise<RecordingMocks> {
+  const mocks = new RecordingMocks();
+  await pulumi.runtime.setMocks(mocks, "agent-fleet", stack, false);
+  return mocks;
+}
+
+/** Resolves an Output's value (tests and the renderer). */
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}

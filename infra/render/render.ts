@@ -1,0 +1,158 @@
+/**
+ * Offline render: evaluates the program for one stack file under Pulumi runtime mocks (no Pulumi
+ * CLI, no cloud, no cluster) and turns the recorded Kubernetes resources into manifests.
+ */
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { readStackFile, resolveStackConfig, type FleetConfig } from "../config";
+import { deployFleet } from "../program";
+import { installMocks, type RecordedResource } from "./mocks";
+
+export interface RenderedObject {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  /** Path relative to the output folder: `<namespace|_cluster>/<kind>-<name>.yaml`. */
+  file: string;
+  manifest: Record<string, unknown>;
+}
+
+export interface RenderResult {
+  stack: string;
+  config: FleetConfig;
+  /** Every registered resource, in registration order. */
+  resources: RecordedResource[];
+  /** Kubernetes objects, sorted by kind rank, namespace and name. */
+  objects: RenderedObject[];
+  /** Resources that are not plain Kubernetes objects (cloud, Helm releases, random, images). */
+  others: RecordedResource[];
+}
+
+/** Apply order: what others depend on first. Unknown kinds sort after these, by name. */
+const KIND_ORDER = [
+  "Namespace",
+  "CustomResourceDefinition",
+  "StorageClass",
+  "PriorityClass",
+  "ServiceAccount",
+  "Role",
+  "ClusterRole",
+  "RoleBinding",
+  "ClusterRoleBinding",
+  "Secret",
+  "ConfigMap",
+  "PersistentVolume",
+  "PersistentVolumeClaim",
+  "Job",
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "Service",
+  "HorizontalPodAutoscaler",
+  "PodDisruptionBudget",
+  "NetworkPolicy",
+];
+
+const K8S_TYPE = /^kubernetes:([\w.-]+)\/(v[\w]+):(\w+)$/;
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function toObject(r: RecordedResource): RenderedObject | undefined {
+  const match = K8S_TYPE.exec(r.type);
+  if (!match || r.type.startsWith("kubernetes:helm.sh/")) return undefined;
+  const [, group, version, kind] = match as unknown as [string, string, string, string];
+  const apiVersion = group === "core" ? version : `${group}/${version}`;
+  const { apiVersion: _a, kind: _k, metadata, ...rest } = r.inputs;
+  const meta = asRecord(metadata);
+  const name = typeof meta.name === "string" ? meta.name : r.name;
+  const namespace = typeof meta.namespace === "string" ? meta.namespace : undefined;
+  const manifest: Record<string, unknown> = { apiVersion, kind, metadata: { ...meta, name }, ...rest };
+  if (kind === "Secret") {
+    for (const field of ["data", "stringData"]) {
+      const values = asRecord(manifest[field]);
+      if (Object.keys(values).length > 0) {
+        manifest[field] = Object.fromEntries(Object.keys(values).map((k) => [k, "<redacted>"]));
+      }
+    }
+  }
+  const file = `${namespace ?? "_cluster"}/${kind.toLowerCase()}-${name}.yaml`;
+  return { apiVersion, kind, name, file, manifest, ...(namespace !== undefined ? { namespace } : {}) };
+}
+
+function kindRank(kind: string): number {
+  const i = KIND_ORDER.indexOf(kind);
+  return i === -1 ? KIND_ORDER.length : i;
+}
+
+export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
+  return [...objects].sort(
+    (a, b) =>
+      kindRank(a.kind) - kindRank(b.kind) ||
+      a.kind.localeCompare(b.kind) ||
+      (a.namespace ?? "").localeCompare(b.namespace ?? "") ||
+      a.name.localeCompare(b.name),
+  );
+}
+
+/**
+ * Renders the stack file at `stackFilePath`. Throws StackConfigError (before any resource is
+ * created) when the config is invalid.
+ */
+export async function renderStack(stackFilePath: string): Promise<RenderResult> {
+  const raw = readStackFile(stackFilePath);
+  const config = resolveStackConfig(raw);
+  const stack = raw.file.replace(/^Pulumi\.(.+)\.yaml$/, "$1");
+  const mocks = await installMocks(stack);
+  // runInPulumiStack waits until every registration the program started has finished.
+  await pulumi.runtime.runInPulumiStack(async () => {
+    const out = deployFleet(config);
+    return { namespace: out.namespace, agents: out.agents };
+  });
+  await pulumi.runtime.disconnect();
+  const objects = sortObjects(
+    mocks.resources.map(toObject).filter((o): o is RenderedObject => o !== undefined),
+  );
+  const others = mocks.resources.filter(
+    (r) => r.custom && toObject(r) === undefined && !r.type.startsWith("pulumi:"),
+  );
+  return { stack, config, resources: mocks.resources, objects, others };
+}
+
+function otherFile(r: RecordedResource): string {
+  return `_pulumi/${r.type.replace(/[^\w.-]+/g, "_")}-${r.name}.yaml`;
+}
+
+/**
+ * Writes one YAML file per object into `outDir`, replacing it whole: the files go to a temporary
+ * folder beside it first, so a failure leaves the previous render untouched.
+ */
+export function writeRender(result: RenderResult, outDir: string): string[] {
+  const target = resolve(outDir);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = mkdtempSync(`${target}.tmp-`);
+  const files: string[] = [];
+  const write = (file: string, doc: unknown) => {
+    mkdirSync(dirname(join(tmp, file)), { recursive: true });
+    writeFileSync(join(tmp, file), stringify(doc, { sortMapEntries: false, lineWidth: 0 }));
+    files.push(file);
+  };
+  try {
+    for (const o of result.objects) write(o.file, o.manifest);
+    for (const r of [...result.others].sort((a, b) => otherFile(a).localeCompare(otherFile(b)))) {
+      write(otherFile(r), { type: r.type, name: r.name, inputs: r.inputs });
+    }
+    rmSync(target, { recursive: true, force: true });
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return files;
+}
