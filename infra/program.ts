@@ -6,27 +6,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { FleetConfig } from "./config";
 import type { KubernetesCluster } from "./components/cluster";
-import { ExistingCluster } from "./components/existing-cluster";
+import { createCluster } from "./clusters";
 
 export interface FleetOutputs {
   namespace: pulumi.Output<string>;
   agents: string[];
   kubeconfig: pulumi.Output<string>;
-}
-
-/** The cluster backend the stack asks for, chosen by the config's discriminated union. */
-export function createCluster(config: FleetConfig): KubernetesCluster {
-  const c = config.cluster;
-  switch (c.provider) {
-    case "existing":
-      return new ExistingCluster("cluster", {
-        ...(c.kubeconfig !== undefined ? { kubeconfigPath: c.kubeconfig } : {}),
-        ...(c.context !== undefined ? { context: c.context } : {}),
-      });
-    case "gke":
-    case "hetzner-k3s":
-      throw new pulumi.RunError(`cluster.provider "${c.provider}" is not available yet`);
-  }
 }
 
 export function deployFleet(
