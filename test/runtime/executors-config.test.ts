@@ -1,5 +1,5 @@
 /** Agent profiles under images/agents/ and the executor environment: defaults, overrides, errors. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,9 +12,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function profileDir(name: string, json: unknown, prompt = "Be useful."): string {
   const dir = path.join(tmp, name);
-  rmSync(dir, { recursive: true, force: true });
-  writeFileSync(path.join(tmp, `${name}.json`), ""); // keeps names unique per test
-  require("node:fs").mkdirSync(dir);
+  mkdirSync(dir);
   writeFileSync(path.join(dir, "agent.json"), typeof json === "string" ? json : JSON.stringify(json));
   writeFileSync(path.join(dir, "system-prompt.md"), prompt);
   return dir;
@@ -71,7 +69,11 @@ describe("executor environment", () => {
   });
 
   it("uses the API-specific key when LLM_API_KEY is unset, and empty strings count as unset", () => {
-    const s = resolveExecutorSettings("reviewer", { LLM_API_KEY: "", ANTHROPIC_API_KEY: "ak", OPENAI_API_KEY: "ok" });
+    const s = resolveExecutorSettings("reviewer", {
+      LLM_API_KEY: "",
+      ANTHROPIC_API_KEY: "ak",
+      OPENAI_API_KEY: "ok",
+    });
     expect(s).toMatchObject({ kind: "anthropic", apiKey: "ak", baseUrl: "https://api.anthropic.com" });
   });
 
@@ -100,13 +102,19 @@ describe("executor environment", () => {
   });
 
   it("asks for LLM_MODEL when EXECUTOR switches API away from the profile's", () => {
-    expect(configError(() => resolveExecutorSettings("python", { EXECUTOR: "anthropic", LLM_API_KEY: "k" }))).toMatch(
-      /EXECUTOR=anthropic but .*python\/agent\.json describes a openai model; set LLM_MODEL/,
-    );
+    expect(
+      configError(() => resolveExecutorSettings("python", { EXECUTOR: "anthropic", LLM_API_KEY: "k" })),
+    ).toMatch(/EXECUTOR=anthropic but .*python\/agent\.json describes a openai model; set LLM_MODEL/);
   });
 
   it("names the profile file and field when agent.json is wrong", () => {
-    const dir = profileDir("bad", { executor: "openai", model: "m", temperature: 7, maxTokens: 10, extra: 1 });
+    const dir = profileDir("bad", {
+      executor: "openai",
+      model: "m",
+      temperature: 7,
+      maxTokens: 10,
+      extra: 1,
+    });
     const message = configError(() => resolveExecutorSettings("python", { AGENT_CONFIG_DIR: dir }));
     expect(message).toContain(`${dir}/agent.json is not a valid agent profile`);
     expect(message).toContain("temperature:");
@@ -114,9 +122,9 @@ describe("executor environment", () => {
   });
 
   it("reports unreadable and unparseable profiles with the path", () => {
-    expect(configError(() => resolveExecutorSettings("python", { AGENT_CONFIG_DIR: path.join(tmp, "nope") }))).toMatch(
-      /cannot read .*nope\/agent\.json; set AGENT_CONFIG_DIR/,
-    );
+    expect(
+      configError(() => resolveExecutorSettings("python", { AGENT_CONFIG_DIR: path.join(tmp, "nope") })),
+    ).toMatch(/cannot read .*nope\/agent\.json; set AGENT_CONFIG_DIR/);
     const dir = profileDir("broken", "{not json");
     expect(configError(() => resolveExecutorSettings("python", { AGENT_CONFIG_DIR: dir }))).toContain(
       `${dir}/agent.json is not valid JSON`,

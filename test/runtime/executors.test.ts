@@ -104,7 +104,12 @@ function settings(overrides: Partial<ExecutorSettings>): ExecutorSettings {
   };
 }
 
-const task = { id: "t-1", type: "code-generation", agent: "python" as const, input: { prompt: "write hello" } };
+const task = {
+  id: "t-1",
+  type: "code-generation",
+  agent: "python" as const,
+  input: { prompt: "write hello" },
+};
 
 const openAIOk = {
   id: "chatcmpl-1",
@@ -299,14 +304,26 @@ describe("Anthropic Messages executor", () => {
   });
 
   it("fails fast when Retry-After is longer than the backoff cap, keeping the hint", async () => {
-    const { api, url } = await fake({ status: 429, headers: { "retry-after": "120" }, body: { error: "busy" } });
+    const { api, url } = await fake({
+      status: 429,
+      headers: { "retry-after": "120" },
+      body: { error: "busy" },
+    });
     const error = await failure(createExecutor(anthropic(url)).execute(task));
     expect(api.seen).toHaveLength(1);
-    expect(error).toMatchObject({ kind: "rate_limited", retryable: true, retryAfterMs: 120_000, status: 429 });
+    expect(error).toMatchObject({
+      kind: "rate_limited",
+      retryable: true,
+      retryAfterMs: 120_000,
+      status: 429,
+    });
   });
 
   it("retries 529 overloaded until the retries run out", async () => {
-    const { api, url } = await fake({ status: 529, body: { type: "error", error: { message: "Overloaded" } } });
+    const { api, url } = await fake({
+      status: 529,
+      body: { type: "error", error: { message: "Overloaded" } },
+    });
     const retry = { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 10 };
     const error = await failure(createExecutor(anthropic(url, { retry })).execute(task));
     expect(api.seen).toHaveLength(2);
@@ -328,13 +345,21 @@ describe("echo executor", () => {
       ...task,
       input: { prompt: "hi", files: ["a.py"] },
     });
-    expect(result.output).toBe('Task type: code-generation\n\nhi\n\nContext:\n```json\n{\n  "files": [\n    "a.py"\n  ]\n}\n```');
-    expect(result).toMatchObject({ executor: "echo", model: "echo", usage: { inputTokens: 0, outputTokens: 0 } });
+    expect(result.output).toBe(
+      'Task type: code-generation\n\nhi\n\nContext:\n```json\n{\n  "files": [\n    "a.py"\n  ]\n}\n```',
+    );
+    expect(result).toMatchObject({
+      executor: "echo",
+      model: "echo",
+      usage: { inputTokens: 0, outputTokens: 0 },
+    });
     expect(observer.events).toEqual(["request echo ok", "inference echo ok"]);
   });
 
   it("rejects an empty input as permanent", async () => {
-    const error = await failure(createExecutor(settings({ kind: "echo" })).execute({ ...task, input: { prompt: " " } }));
+    const error = await failure(
+      createExecutor(settings({ kind: "echo" })).execute({ ...task, input: { prompt: " " } }),
+    );
     expect(error).toMatchObject({ kind: "bad_input", retryable: false });
   });
 });

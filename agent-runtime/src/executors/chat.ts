@@ -80,12 +80,15 @@ export class ChatExecutor<Schema extends z.ZodType> implements Executor {
         .slice(0, 3)
         .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
         .join("; ");
-      throw new ExecutorError(`${this.url} answered ${response.status} but not as the ${dialect.kind} API: ${where}`, {
-        kind: "malformed_response",
-        retryable: true,
-        status: response.status,
-        attempts: response.attempts,
-      });
+      throw new ExecutorError(
+        `${this.url} answered ${response.status} but not as the ${dialect.kind} API: ${where}`,
+        {
+          kind: "malformed_response",
+          retryable: true,
+          status: response.status,
+          attempts: response.attempts,
+        },
+      );
     }
     const answer = dialect.answer(parsed.data);
     observer.request(model, "ok");

@@ -117,12 +117,16 @@ export function loadAgentProfile(dir: string): { profile: AgentProfile; systemPr
     throw new ExecutorConfigError(`${jsonPath} is not a valid agent profile:\n${lines.join("\n")}`);
   }
   const systemPrompt = readText(promptPath).trim();
-  if (!systemPrompt) throw new ExecutorConfigError(`${promptPath} is empty; it holds the agent's system prompt`);
+  if (!systemPrompt)
+    throw new ExecutorConfigError(`${promptPath} is empty; it holds the agent's system prompt`);
   return { profile: profile.data, systemPrompt };
 }
 
 /** Profile file values, overridden by the environment. */
-export function resolveExecutorSettings(agent: AgentType, env: NodeJS.ProcessEnv = process.env): ExecutorSettings {
+export function resolveExecutorSettings(
+  agent: AgentType,
+  env: NodeJS.ProcessEnv = process.env,
+): ExecutorSettings {
   const vars = parseExecutorEnv(env);
   const configDir = vars.AGENT_CONFIG_DIR ? path.resolve(vars.AGENT_CONFIG_DIR) : defaultConfigDir(agent);
   const { profile, systemPrompt } = loadAgentProfile(configDir);
@@ -171,7 +175,9 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ExecutorConfigError(`${file} is not valid JSON: ${error instanceof Error ? error.message : ""}`);
+    throw new ExecutorConfigError(
+      `${file} is not valid JSON: ${error instanceof Error ? error.message : ""}`,
+    );
   }
 }
 

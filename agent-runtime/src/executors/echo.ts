@@ -30,6 +30,12 @@ export class EchoExecutor implements Executor {
     }
     this.observer.request(this.model, "ok");
     this.observer.inference(this.model, (performance.now() - started) / 1000);
-    return { output, executor: "echo", model: this.model, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: "stop" };
+    return {
+      output,
+      executor: "echo",
+      model: this.model,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      finishReason: "stop",
+    };
   }
 }

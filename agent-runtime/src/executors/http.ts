@@ -103,7 +103,13 @@ export async function postJson(req: PostJsonRequest): Promise<PostJsonResponse> 
       } catch (error) {
         throw new ExecutorError(
           `${req.url} answered ${response.status} with a body that is not JSON: ${truncate(text)}`,
-          { kind: "malformed_response", retryable: true, status: response.status, attempts: attempt, cause: error },
+          {
+            kind: "malformed_response",
+            retryable: true,
+            status: response.status,
+            attempts: attempt,
+            cause: error,
+          },
         );
       }
       return { status: response.status, json, attempts: attempt, seconds };
@@ -177,7 +183,12 @@ function errorMessageOf(text: string): string {
     if (typeof parsed === "object" && parsed !== null && "error" in parsed) {
       const error = parsed.error;
       if (typeof error === "string") return truncate(error);
-      if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+      if (
+        typeof error === "object" &&
+        error !== null &&
+        "message" in error &&
+        typeof error.message === "string"
+      ) {
         return truncate(error.message);
       }
     }

@@ -6,7 +6,10 @@ import { EchoExecutor } from "./echo";
 import { openAIDialect } from "./openai";
 import { NOOP_OBSERVER, type Executor, type ExecutorObserver } from "./types";
 
-export function createExecutor(settings: ExecutorSettings, observer: ExecutorObserver = NOOP_OBSERVER): Executor {
+export function createExecutor(
+  settings: ExecutorSettings,
+  observer: ExecutorObserver = NOOP_OBSERVER,
+): Executor {
   switch (settings.kind) {
     case "echo":
       return new EchoExecutor(settings, observer);
