@@ -3,7 +3,7 @@
  * offline renderer both call `deployFleet`, so what render shows is what `pulumi up` creates.
  */
 import * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { FleetConfig } from "./config";
 import type { KubernetesCluster } from "./components/cluster";
 import { createCluster } from "./clusters";

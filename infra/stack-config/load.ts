@@ -21,8 +21,7 @@ function isSecure(value: unknown): boolean {
 export function readStackFile(path: string): StackFile {
   const file = basename(path);
   const doc: unknown = parse(readFileSync(path, "utf8")) ?? {};
-  const config =
-    typeof doc === "object" && doc !== null && "config" in doc ? (doc).config : {};
+  const config = typeof doc === "object" && doc !== null && "config" in doc ? doc.config : {};
   if (config !== null && (typeof config !== "object" || Array.isArray(config))) {
     throw new Error(`${file}: "config" must be a map of keys to values`);
   }

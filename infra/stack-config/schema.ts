@@ -214,7 +214,12 @@ export const agentOverrideSchema = strict({
 }).partial();
 
 const agentKey = z.enum(AGENT_TYPES, { error: `unknown agent; allowed agents: ${AGENT_TYPES.join(", ")}` });
-export const agentsSchema = z.partialRecord(agentKey, agentOverrideSchema);
+export const agentsSchema = z.partialRecord(agentKey, agentOverrideSchema, {
+  error: (issue) =>
+    issue.code === "unrecognized_keys"
+      ? `unknown agent; allowed agents: ${AGENT_TYPES.join(", ")}`
+      : undefined,
+});
 
 // ---------------------------------------------------------------- queue
 export const queueSchema = z.discriminatedUnion(
@@ -252,8 +257,6 @@ const modelBackend = z.discriminatedUnion(
       kind: z.literal("storage-class"),
       storageClass: z.string().min(1),
       accessMode: z.enum(["ReadOnlyMany", "ReadWriteMany"]).default("ReadWriteMany"),
-      /** Set when you know the class's volumes can be shared across nodes (e.g. NFS, CephFS). */
-      shareable: z.boolean().default(false),
     }),
     strict({
       kind: z.literal("filestore"),

@@ -1,0 +1,91 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = join(__dirname, "..", "..");
+const TSX = join(ROOT, "node_modules", ".bin", "tsx");
+const run = promisify(execFile);
+const scratch = mkdtempSync(join(tmpdir(), "render-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function render(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(TSX, [join(ROOT, "infra/render/cli.ts"), ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Every file under `dir` with its bytes, keyed by relative path, in sorted order. */
+function tree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p, "utf8"));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("npm run render", () => {
+  it.each(["dev", "staging", "prod"])(
+    "renders %s deterministically: two runs, byte-identical files",
+    async (stack) => {
+      const a = join(scratch, `${stack}-a`);
+      const b = join(scratch, `${stack}-b`);
+      const first = await render(["--stack", stack, "--out", a]);
+      expect(first.stderr).toBe("");
+      expect(first.code).toBe(0);
+      const second = await render(["--stack", stack, "--out", b]);
+      expect(second.code).toBe(0);
+      const ta = tree(a);
+      expect(ta.size).toBeGreaterThan(12);
+      expect(ta).toEqual(tree(b));
+      expect(ta.has("_cluster/namespace-agent-fleet.yaml")).toBe(true);
+      // The summary table names every agent with its workload kind.
+      for (const agent of ["python", "ml", "integration"])
+        expect(first.stdout).toMatch(new RegExp(`^${agent}\\s+`, "m"));
+    },
+    120_000,
+  );
+
+  it("invalid config: exit 1, every error printed, nothing written", async () => {
+    const dir = mkdtempSync(join(scratch, "bad-"));
+    writeFileSync(join(dir, "Pulumi.yaml"), readFileSync(join(ROOT, "Pulumi.yaml")));
+    writeFileSync(
+      join(dir, "Pulumi.bad.yaml"),
+      readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") +
+        "  agent-fleet:agents:\n    python: { maxReplicas: ten }\n    pythn: { enabled: false }\n",
+    );
+    const out = join(dir, "out");
+    const result = await render(["--stack", "bad", "--out", out, "--dir", dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Pulumi.bad.yaml has 2 config errors:");
+    expect(result.stderr).toContain("Pulumi.bad.yaml: agent-fleet:agents.pythn: unknown agent");
+    expect(result.stderr).toContain(
+      'Pulumi.bad.yaml: agent-fleet:agents.python.maxReplicas = "ten": expected a whole number >= 1',
+    );
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it("a failed render leaves the previous output untouched", async () => {
+    const dir = mkdtempSync(join(scratch, "keep-"));
+    writeFileSync(join(dir, "Pulumi.yaml"), readFileSync(join(ROOT, "Pulumi.yaml")));
+    const stackFile = join(dir, "Pulumi.dev.yaml");
+    writeFileSync(stackFile, readFileSync(join(ROOT, "Pulumi.dev.yaml")));
+    const out = join(dir, "out");
+    expect((await render(["--stack", "dev", "--out", out, "--dir", dir])).code).toBe(0);
+    const before = tree(out);
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8") + "  agent-fleet:bogus: 1\n");
+    expect((await render(["--stack", "dev", "--out", out, "--dir", dir])).code).toBe(1);
+    expect(tree(out)).toEqual(before);
+  }, 60_000);
+});
