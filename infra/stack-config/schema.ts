@@ -216,7 +216,7 @@ export const agentOverrideSchema = strict({
 const agentKey = z.enum(AGENT_TYPES, { error: `unknown agent; allowed agents: ${AGENT_TYPES.join(", ")}` });
 export const agentsSchema = z.partialRecord(agentKey, agentOverrideSchema, {
   error: (issue) =>
-    issue.code === "unrecognized_keys"
+    String(issue.code) === "unrecognized_keys" // zod types list only key codes here
       ? `unknown agent; allowed agents: ${AGENT_TYPES.join(", ")}`
       : undefined,
 });
