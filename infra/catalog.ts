@@ -8,12 +8,12 @@ export { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType };
 
 export type WorkloadKind = "Deployment" | "StatefulSet";
 
-export interface ResourceSpec {
+export type ResourceSpec = {
   /** CPU in Kubernetes quantity notation, e.g. "1" or "500m". */
   cpu: string;
   /** Memory in Kubernetes quantity notation, e.g. "2Gi". */
   memory: string;
-}
+};
 
 /** Where an agent's model runs: a hosted API, or a local model file served by a sidecar. */
 export type ModelSpec =

@@ -18,5 +18,8 @@ function loadConfig() {
 const fleet = deployFleet(loadConfig());
 
 export const namespace = fleet.namespace;
-export const agents = fleet.agents;
+export const routerUrl = fleet.routerUrl;
+export const routerTokens = fleet.routerTokens;
+export const workloads = fleet.workloads;
+export const queueEndpoint = fleet.queueEndpoint;
 export const kubeconfig = fleet.kubeconfig;

@@ -2,55 +2,153 @@
  * The program: validated config in, the whole fleet out. `main.ts` (what `pulumi up` runs) and the
  * offline renderer both call `deployFleet`, so what render shows is what `pulumi up` creates.
  */
-import * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import type { AgentType } from "../agent-runtime/src/catalog";
 import type { FleetConfig } from "./config";
-import type { KubernetesCluster } from "./components/cluster";
 import { createCluster } from "./clusters";
+import { AgentFleet, type AgentFleetArgs, type ApiProvider } from "./components/agent-fleet";
+import { POOL_LABEL, type KubernetesCluster } from "./components/cluster";
 
 export interface FleetOutputs {
   namespace: pulumi.Output<string>;
-  agents: string[];
+  routerUrl: pulumi.Output<string>;
+  routerTokens: pulumi.Output<string>;
+  workloads: Partial<Record<AgentType, string>>;
+  queueEndpoint: pulumi.Output<string>;
   kubeconfig: pulumi.Output<string>;
+}
+
+/** Scheduling per node pool: cloud pools carry POOL_LABEL and their taints; existing clusters say their own. */
+export function nodePoolScheduling(config: FleetConfig): AgentFleetArgs["nodePools"] {
+  const c = config.cluster;
+  const pools: Record<
+    string,
+    { nodeSelector?: Record<string, string>; taints: { key: string; value: string; effect: string }[] }
+  > =
+    c.provider === "existing"
+      ? c.nodePools
+      : Object.fromEntries(
+          Object.entries(
+            c.nodePools as Record<string, { taints: { key: string; value: string; effect: string }[] }>,
+          ).map(([pool, p]) => [pool, { nodeSelector: { [POOL_LABEL]: pool }, taints: p.taints }]),
+        );
+  return Object.fromEntries(
+    Object.entries(pools).map(([pool, p]) => [
+      pool,
+      {
+        ...(p.nodeSelector && Object.keys(p.nodeSelector).length ? { nodeSelector: p.nodeSelector } : {}),
+        tolerations: p.taints.map((t) => ({
+          key: t.key,
+          operator: "Equal",
+          value: t.value,
+          effect: t.effect,
+        })),
+      },
+    ]),
+  );
+}
+
+/** Image references for the `prebuilt` source: `<repository>/agent-<type>:<tag>[@digest]`. */
+export function prebuiltImageRefs(
+  images: Extract<FleetConfig["images"], { source: "prebuilt" }>,
+  agents: readonly AgentType[],
+): AgentFleetArgs["images"] {
+  const ref = (image: string, key: AgentType | "router") => {
+    const digest = images.digests[key];
+    return `${images.repository}/${image}:${images.tag}${digest ? `@${digest}` : ""}`;
+  };
+  return {
+    agents: Object.fromEntries(agents.map((a) => [a, ref(`agent-${a}`, a)])),
+    router: ref("router", "router"),
+  };
+}
+
+function fleetImages(config: FleetConfig): AgentFleetArgs["images"] {
+  const agents = config.enabledAgents.map((a) => a.name);
+  if (config.images.source === "prebuilt") return prebuiltImageRefs(config.images, agents);
+  throw new pulumi.RunError('images.source "build" is not available yet');
+}
+
+/** The AgentFleet Args a stack's config describes. */
+export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"]): AgentFleetArgs {
+  const secret = (key: string) => pulumi.secret(config.secretValues[key] ?? "");
+  const q = config.queue;
+  const m = config.models;
+  const apiKeys: AgentFleetArgs["apiKeys"] =
+    config.secrets.backend === "pulumi"
+      ? {
+          values: Object.fromEntries(
+            config.secrets.apiKeys.map((p: ApiProvider) => [p, secret(`${p}ApiKey`)]),
+          ),
+        }
+      : { secretName: "llm-api-keys" };
+  const gpuPools =
+    config.cluster.provider === "gke"
+      ? Object.entries(config.cluster.nodePools)
+          .filter(([, p]) => p.gpu !== undefined)
+          .map(([pool]) => pool)
+      : [];
+  return {
+    namespace: config.namespace,
+    agents: config.enabledAgents,
+    scaling:
+      config.autoscaling.mode === "hpa"
+        ? { mode: "hpa", behavior: config.autoscaling.behavior, gpuPools }
+        : { mode: "fixed" },
+    images,
+    nodePools: nodePoolScheduling(config),
+    queue:
+      q.mode === "managed"
+        ? { mode: "managed", url: q.url, password: secret(q.passwordKey) }
+        : {
+            mode: "in-cluster",
+            persistence: q.persistence,
+            image: q.image,
+            storage: q.storage,
+            resources: q.resources,
+          },
+    ...(m.backend && m.loaderImage && m.sidecar.image
+      ? {
+          models: {
+            backend: m.backend,
+            size: m.size,
+            files: m.files,
+            loaderImage: m.loaderImage,
+            sidecar: { ...m.sidecar, image: m.sidecar.image },
+          },
+        }
+      : {}),
+    executor: config.runtime.executor,
+    apiKeys,
+    router: {
+      replicas: config.router.replicas,
+      auth: config.router.auth,
+      resources: config.router.resources,
+      ...(config.router.tokensKey ? { tokens: secret(config.router.tokensKey) } : {}),
+    },
+    terminationGracePeriodSeconds: config.runtime.terminationGracePeriodSeconds,
+    logLevel: config.observability.logLevel,
+    prometheusNamespace: config.observability.prometheus.namespace,
+    istio: {
+      enabled: config.mesh.istio.enabled,
+      ...(config.mesh.istio.revision ? { revision: config.mesh.istio.revision } : {}),
+    },
+  };
 }
 
 export function deployFleet(
   config: FleetConfig,
   cluster: KubernetesCluster = createCluster(config),
 ): FleetOutputs {
-  const opts = { provider: cluster.provider };
-  const labels = { "app.kubernetes.io/part-of": "agent-fleet" };
-  const ns = new k8s.core.v1.Namespace(
-    "namespace",
-    {
-      metadata: {
-        name: config.namespace,
-        labels: {
-          ...labels,
-          "pod-security.kubernetes.io/enforce": "restricted",
-          "pod-security.kubernetes.io/enforce-version": "latest",
-        },
-      },
-    },
-    opts,
-  );
-  for (const agent of config.enabledAgents) {
-    new k8s.core.v1.ConfigMap(
-      `agent-${agent.name}-settings`,
-      {
-        metadata: { name: `agent-${agent.name}`, namespace: ns.metadata.name, labels },
-        data: {
-          AGENT_TYPE: agent.name,
-          CONCURRENCY: String(agent.concurrency),
-          TASK_TYPES: agent.taskTypes.join(","),
-        },
-      },
-      opts,
-    );
-  }
+  const fleet = new AgentFleet("fleet", fleetArgs(config, fleetImages(config)), {
+    provider: cluster.provider,
+  });
   return {
-    namespace: ns.metadata.name,
-    agents: config.enabledAgents.map((a) => a.name),
+    namespace: fleet.namespace,
+    routerUrl: fleet.routerUrl,
+    routerTokens: fleet.routerTokens,
+    workloads: fleet.workloads,
+    queueEndpoint: fleet.queueEndpoint,
     kubeconfig: cluster.kubeconfig,
   };
 }

@@ -113,7 +113,7 @@ export async function renderStack(stackFilePath: string): Promise<RenderResult> 
   // runInPulumiStack waits until every registration the program started has finished.
   await pulumi.runtime.runInPulumiStack(async () => {
     const out = deployFleet(config);
-    return { namespace: out.namespace, agents: out.agents };
+    return { namespace: out.namespace, workloads: out.workloads };
   });
   await pulumi.runtime.disconnect();
   const objects = sortObjects(

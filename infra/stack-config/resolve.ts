@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { AGENT_CATALOG, AGENT_TYPES, taskTypesOf, type AgentDefaults, type AgentType } from "../catalog";
 import type { TaskType } from "../../agent-runtime/src/catalog";
 import { parseQuantity } from "../lib/quantity";
+import { NODE_LOCAL_STORAGE_CLASSES } from "../lib/storage";
 import { StackConfigError, valueAt, type ConfigIssue, type KeyPath } from "./errors";
 import { SECTION_SCHEMAS, stackConfigSchema, type ParsedStackConfig } from "./schema";
 
@@ -42,22 +43,6 @@ export interface FleetConfig extends Omit<ParsedStackConfig, "agents" | "agentDe
 type Resources = { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
 
 const SECTION_KEYS = Object.keys(SECTION_SCHEMAS);
-
-/** StorageClasses whose volumes attach to one node at a time (ReadWriteOnce only). */
-const NODE_LOCAL_STORAGE_CLASSES = new Set([
-  "standard",
-  "standard-rwo",
-  "premium-rwo",
-  "balanced-rwo",
-  "local-path",
-  "hostpath",
-  "hcloud-volumes",
-  "gp2",
-  "gp3",
-  "do-block-storage",
-  "managed-csi",
-  "default",
-]);
 
 function zodIssues(error: z.ZodError, values: Readonly<Record<string, unknown>>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

@@ -1,0 +1,299 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { AgentType } from "../../agent-runtime/src/catalog";
+import { AgentPool, type AgentExecutor, type SecretKeyRef } from "./agent-pool";
+import type { AgentSettings, HpaBehavior } from "./agent-pool-spec";
+import { ModelStore, type ModelStoreArgs } from "./model-store";
+import { FleetNetworkPolicies } from "./network-policies";
+import { fleetLabels } from "./pod-security";
+import { TaskQueue, type TaskQueueArgs } from "./task-queue";
+import { TaskRouter, type TaskRouterArgs } from "./task-router";
+
+type Toleration = k8s.types.input.core.v1.Toleration;
+type Resources = { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+export type ApiProvider = "openai" | "anthropic";
+
+/** The env var the runtime reads each provider's key from, and the key in the `llm-api-keys` Secret. */
+export const API_KEY_ENV: Record<ApiProvider, string> = {
+  openai: "OPENAI_API_KEY",
+  anthropic: "ANTHROPIC_API_KEY",
+};
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export interface AgentFleetArgs {
+  /** Namespace to create (labelled for Pod Security Standards `restricted`). */
+  namespace: string;
+  /** The agents to deploy, with their resolved settings (see `AGENT_CATALOG` for the defaults). */
+  agents: AgentSettings[];
+  /** `fixed`: `agent.replicas` pods, no HPA. `hpa`: one HPA per agent with this behaviour. */
+  scaling: { mode: "fixed" } | { mode: "hpa"; behavior: HpaBehavior; gpuPools?: string[] };
+  /** Image references per agent and for the router; digests preferred. */
+  images: { agents: Partial<Record<AgentType, pulumi.Input<string>>>; router: pulumi.Input<string> };
+  /** Scheduling per node pool; agents on a pool not listed here are unconstrained. */
+  nodePools?: Record<string, { nodeSelector?: Record<string, string>; tolerations?: Toleration[] }>;
+  queue: DistributiveOmit<TaskQueueArgs, "namespace">;
+  /** Shared model files and the inference sidecar; required when an agent uses a local model. */
+  models?: Omit<ModelStoreArgs, "namespace"> & {
+    sidecar: { image: pulumi.Input<string>; port: number; contextSize: number; resources: Resources };
+  };
+  /** `echo` runs every agent on the echo executor (no keys, no models). Default "llm". */
+  executor?: "llm" | "echo";
+  /** LLM API keys: values to put in the `llm-api-keys` Secret, or a Secret someone else fills (External Secrets). */
+  apiKeys?:
+    { values: Partial<Record<ApiProvider, pulumi.Input<string>>> } | { secretName: pulumi.Input<string> };
+  router?: Omit<TaskRouterArgs, "namespace" | "image" | "queue" | "logLevel" | "imagePullSecrets">;
+  /** Pod grace period; the runtime drains 10 s sooner. Default 60. */
+  terminationGracePeriodSeconds?: number;
+  logLevel?: string;
+  /** Namespace of the Prometheus that scrapes the fleet. Default "monitoring". */
+  prometheusNamespace?: string;
+  istio?: { enabled: boolean; revision?: string };
+  /** Registry credentials for an imagePullSecret (external registries). */
+  imagePullCredentials?: {
+    server: pulumi.Input<string>;
+    username: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+  };
+}
+
+/** Validates AgentFleetArgs; messages name the field. */
+export function validateAgentFleetArgs(args: AgentFleetArgs): void {
+  const problems: string[] = [];
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(args.namespace)) {
+    problems.push(`namespace: "${args.namespace}" is not a DNS-1123 label`);
+  }
+  if (args.agents.length === 0) problems.push("agents: list at least one agent");
+  const seen = new Set<string>();
+  for (const a of args.agents) {
+    if (seen.has(a.name)) problems.push(`agents: "${a.name}" is listed twice`);
+    seen.add(a.name);
+    if (args.images.agents[a.name] === undefined)
+      problems.push(`images.agents.${a.name}: missing image reference`);
+    const model = a.model;
+    if (args.executor !== "echo" && model.kind === "local") {
+      if (!args.models)
+        problems.push(`models: required because agent ${a.name} uses the local model ${model.file}`);
+      else if (!args.models.files.some((f) => f.name === model.file)) {
+        problems.push(`models.files: no file named "${model.file}" (agent ${a.name})`);
+      }
+    }
+  }
+  if (problems.length) throw new Error(`AgentFleet: ${problems.join("; ")}`);
+}
+
+/**
+ * The whole workload layer: namespace, security baseline (default-deny NetworkPolicies), the Redis
+ * task queue, the shared model store, the task router and one AgentPool per agent.
+ */
+export class AgentFleet extends pulumi.ComponentResource {
+  readonly namespace: pulumi.Output<string>;
+  readonly routerUrl: pulumi.Output<string>;
+  /** Bearer tokens of the router (secret). */
+  readonly routerTokens: pulumi.Output<string>;
+  /** Workload name per agent (`agent-<type>`). */
+  readonly workloads: Partial<Record<AgentType, string>>;
+  readonly queueEndpoint: pulumi.Output<string>;
+  readonly pools: AgentPool[];
+
+  constructor(name: string, args: AgentFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("agent-fleet:k8s:AgentFleet", name, {}, opts);
+    validateAgentFleetArgs(args);
+    const child = { parent: this };
+    const istio = args.istio?.enabled ?? false;
+    const injection: Record<string, string> = istio
+      ? args.istio?.revision
+        ? { "istio.io/rev": args.istio.revision }
+        : { "istio-injection": "enabled" }
+      : {};
+
+    const ns = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: {
+          name: args.namespace,
+          labels: {
+            ...fleetLabels("namespace"),
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+            ...injection,
+          },
+        },
+      },
+      child,
+    );
+    const namespace = ns.metadata.name;
+    this.namespace = namespace;
+
+    new FleetNetworkPolicies(
+      `${name}-netpol`,
+      {
+        namespace,
+        istio,
+        ...(args.prometheusNamespace ? { prometheusNamespace: args.prometheusNamespace } : {}),
+        ...(args.queue.mode === "managed" ? { managedQueuePort: managedPort(args.queue.url) } : {}),
+      },
+      child,
+    );
+
+    const queue = new TaskQueue(`${name}-queue`, { ...args.queue, namespace }, child);
+    this.queueEndpoint = queue.endpoint;
+
+    let pullSecrets: pulumi.Input<string>[] | undefined;
+    if (args.imagePullCredentials) {
+      const c = args.imagePullCredentials;
+      const dockerconfig = pulumi
+        .all([c.server, c.username, c.password])
+        .apply(([server, username, password]) =>
+          JSON.stringify({
+            auths: { [server]: { auth: Buffer.from(`${username}:${password}`).toString("base64") } },
+          }),
+        );
+      const pull = new k8s.core.v1.Secret(
+        `${name}-pull`,
+        {
+          metadata: { name: "registry-credentials", namespace, labels: fleetLabels("registry") },
+          type: "kubernetes.io/dockerconfigjson",
+          stringData: { ".dockerconfigjson": pulumi.secret(dockerconfig) },
+        },
+        child,
+      );
+      pullSecrets = [pull.metadata.name];
+    }
+
+    let apiKeySecret: pulumi.Input<string> | undefined;
+    if (args.apiKeys && "values" in args.apiKeys && Object.keys(args.apiKeys.values).length > 0) {
+      const data: Record<string, pulumi.Input<string>> = {};
+      for (const [provider, value] of Object.entries(args.apiKeys.values) as [
+        ApiProvider,
+        pulumi.Input<string>,
+      ][]) {
+        data[API_KEY_ENV[provider]] = pulumi.secret(value);
+      }
+      apiKeySecret = new k8s.core.v1.Secret(
+        `${name}-api-keys`,
+        {
+          metadata: { name: "llm-api-keys", namespace, labels: fleetLabels("secrets") },
+          type: "Opaque",
+          stringData: data,
+        },
+        child,
+      ).metadata.name;
+    } else if (args.apiKeys && "secretName" in args.apiKeys) {
+      apiKeySecret = args.apiKeys.secretName;
+    }
+
+    const llm = args.executor !== "echo";
+    const needsModels = llm && args.agents.some((a) => a.model.kind === "local");
+    const store =
+      needsModels && args.models
+        ? new ModelStore(
+            `${name}-models`,
+            {
+              namespace,
+              backend: args.models.backend,
+              size: args.models.size,
+              files: args.models.files,
+              loaderImage: args.models.loaderImage,
+            },
+            child,
+          )
+        : undefined;
+
+    const router = new TaskRouter(
+      `${name}-router`,
+      {
+        ...args.router,
+        namespace,
+        image: args.images.router,
+        queue: queue.connection,
+        ...(args.logLevel ? { logLevel: args.logLevel } : {}),
+        ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
+      },
+      child,
+    );
+    this.routerUrl = router.url;
+    this.routerTokens = router.tokens;
+
+    this.workloads = {};
+    this.pools = args.agents.map((agent) => {
+      const model = llm && agent.model.kind === "local" && store && args.models ? args.models : undefined;
+      const executor = agentExecutor(agent, llm, apiKeySecret, model?.sidecar.port);
+      const scheduling = args.nodePools?.[agent.nodePool];
+      const pool = new AgentPool(
+        `${name}-${agent.name}`,
+        {
+          namespace,
+          agent,
+          image: args.images.agents[agent.name] as pulumi.Input<string>,
+          scaling:
+            args.scaling.mode === "hpa"
+              ? {
+                  mode: "hpa",
+                  behavior: args.scaling.behavior,
+                  gpuMetrics: args.scaling.gpuPools?.includes(agent.nodePool) ?? false,
+                }
+              : { mode: "fixed" },
+          queue: queue.connection,
+          executor,
+          ...(model && store && agent.model.kind === "local"
+            ? {
+                model: {
+                  claimName: store.claimName,
+                  podAnnotations: store.podAnnotations,
+                  sidecar: { ...model.sidecar, file: agent.model.file, mountPath: "/models" },
+                },
+              }
+            : {}),
+          ...(scheduling ? { scheduling } : {}),
+          ...(args.terminationGracePeriodSeconds
+            ? { terminationGracePeriodSeconds: args.terminationGracePeriodSeconds }
+            : {}),
+          ...(args.logLevel ? { logLevel: args.logLevel } : {}),
+          ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
+        },
+        { parent: this, ...(model && store ? { dependsOn: [store.ready] } : {}) },
+      );
+      this.workloads[agent.name] = pool.workloadName;
+      return pool;
+    });
+
+    this.registerOutputs({
+      namespace: this.namespace,
+      routerUrl: this.routerUrl,
+      workloads: this.workloads,
+      queueEndpoint: this.queueEndpoint,
+    });
+  }
+}
+
+/** What the agent's runtime executes with. */
+export function agentExecutor(
+  agent: AgentSettings,
+  llm: boolean,
+  apiKeySecret: pulumi.Input<string> | undefined,
+  sidecarPort: number | undefined,
+): AgentExecutor {
+  if (!llm) return { kind: "echo" };
+  if (agent.model.kind === "local") {
+    return { kind: "openai", model: agent.model.file, baseUrl: `http://127.0.0.1:${sidecarPort ?? 8081}/v1` };
+  }
+  const m = agent.model;
+  const apiKey: SecretKeyRef | undefined =
+    m.baseUrl === undefined && apiKeySecret !== undefined
+      ? { name: apiKeySecret, key: API_KEY_ENV[m.provider] }
+      : undefined;
+  return {
+    kind: m.provider,
+    model: m.name,
+    ...(m.baseUrl ? { baseUrl: m.baseUrl } : {}),
+    ...(apiKey ? { apiKey } : {}),
+  };
+}
+
+function managedPort(url: pulumi.Input<string>): number {
+  if (typeof url !== "string") return 6379;
+  const match = /:(\d+)(\/|$)/.exec(url.replace(/^rediss?:\/\//, ""));
+  return match ? Number(match[1]) : url.startsWith("rediss://") ? 6380 : 6379;
+}
