@@ -71,7 +71,8 @@ export interface AgentPoolArgs {
 export function validateAgentPoolArgs(args: AgentPoolArgs): void {
   const a = args.agent;
   const problems: string[] = [];
-  if (!isAgentType(a.name as string)) problems.push(`agent.name: "${String(a.name)}" is not an agent type`);
+  const agentName: string = a.name; // callers from plain JavaScript are not type-checked
+  if (!isAgentType(agentName)) problems.push(`agent.name: "${agentName}" is not an agent type`);
   if (args.scaling.mode === "hpa") {
     if (a.minReplicas < 1)
       problems.push(`agent.minReplicas: must be >= 1 under an HPA (got ${a.minReplicas})`);
