@@ -10,13 +10,46 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
   type: string;
   name: string;
+  /** Inputs as the program gave them, secrets unwrapped to their values (for assertions). */
   inputs: Record<string, unknown>;
+  /** The same inputs with every secret replaced by SECRET_MARKER (what render writes). */
+  redacted: Record<string, unknown>;
+  /** Top-level input keys that held a Pulumi secret. */
+  secretKeys: string[];
   provider?: string;
   /** False for component resources (they only group children). */
   custom: boolean;
 }
 
 type State = Record<string, unknown>;
+
+/** Stands in for a Pulumi secret in rendered output. */
+export const SECRET_MARKER = "[secret]";
+
+// How the SDK marks a secret value on the wire (sdk/nodejs/runtime/rpc.ts: specialSigKey, specialSecretSig).
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecretValue(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Replaces every wire-format secret in `v` with `replace(secretValue)`. */
+export function mapSecrets(v: unknown, replace: (secret: unknown) => unknown): unknown {
+  if (isSecretValue(v)) return replace(mapSecrets(v.value, replace));
+  if (Array.isArray(v)) return v.map((x) => mapSecrets(x, replace));
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapSecrets(x, replace)]));
+  }
+  return v;
+}
+
+/** True when `v` contains a wire-format secret anywhere. */
+export function containsSecret(v: unknown): boolean {
+  let found = false;
+  mapSecrets(v, (x) => ((found = true), x));
+  return found;
+}
 
 /** A stable fake value derived from the resource's name: same program, same bytes. */
 export function fakeValue(kind: string, name: string, length = 64): string {
@@ -63,7 +96,9 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     this.resources.push({
       type: args.type,
       name: args.name,
-      inputs,
+      inputs: mapSecrets(inputs, (x) => x) as State,
+      redacted: mapSecrets(inputs, () => SECRET_MARKER) as State,
+      secretKeys: Object.keys(inputs).filter((k) => containsSecret(inputs[k])),
       custom: args.custom !== false,
       ...(args.provider !== undefined ? { provider: args.provider } : {}),
     });

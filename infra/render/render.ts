@@ -69,14 +69,15 @@ function toObject(r: RecordedResource): RenderedObject | undefined {
   if (!match || r.type.startsWith("kubernetes:helm.sh/")) return undefined;
   const [, group, version, kind] = match as unknown as [string, string, string, string];
   const apiVersion = group === "core" ? version : `${group}/${version}`;
-  const { apiVersion: _a, kind: _k, metadata, ...rest } = r.inputs;
+  const { apiVersion: _a, kind: _k, metadata, ...rest } = r.redacted;
   const meta = asRecord(metadata);
   const name = typeof meta.name === "string" ? meta.name : r.name;
   const namespace = typeof meta.namespace === "string" ? meta.namespace : undefined;
   const manifest: Record<string, unknown> = { apiVersion, kind, metadata: { ...meta, name }, ...rest };
   if (kind === "Secret") {
+    // Keys stay visible for review; values never leave the program (secret or not).
     for (const field of ["data", "stringData"]) {
-      const values = asRecord(manifest[field]);
+      const values = asRecord(r.inputs[field]);
       if (Object.keys(values).length > 0) {
         manifest[field] = Object.fromEntries(Object.keys(values).map((k) => [k, "<redacted>"]));
       }
@@ -108,7 +109,11 @@ export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
 export async function renderStack(stackFilePath: string): Promise<RenderResult> {
   const raw = readStackFile(stackFilePath);
   const config = resolveStackConfig(raw);
-  const stack = raw.file.replace(/^Pulumi\.(.+)\.yaml$/, "$1");
+  return renderConfig(config, raw.file.replace(/^Pulumi\.(.+)\.yaml$/, "$1"));
+}
+
+/** Evaluates the program for an already-resolved config under fresh recording mocks. */
+export async function renderConfig(config: FleetConfig, stack: string): Promise<RenderResult> {
   const mocks = await installMocks(stack);
   // runInPulumiStack waits until every registration the program started has finished.
   await pulumi.runtime.runInPulumiStack(async () => {
@@ -146,7 +151,7 @@ export function writeRender(result: RenderResult, outDir: string): string[] {
   try {
     for (const o of result.objects) write(o.file, o.manifest);
     for (const r of [...result.others].sort((a, b) => otherFile(a).localeCompare(otherFile(b)))) {
-      write(otherFile(r), { type: r.type, name: r.name, inputs: r.inputs });
+      write(otherFile(r), { type: r.type, name: r.name, inputs: r.redacted });
     }
     rmSync(target, { recursive: true, force: true });
     renameSync(tmp, target);
