@@ -1,4 +1,9 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+// examples/consumer imports the package by name; tests resolve it to the compiled library, as an
+// installed copy would (package.json "main").
+const library = fileURLToPath(new URL("./dist/infra/index.js", import.meta.url));
 
 // One runner for the whole repository. Each folder under test/ is its own project: the
 // Pulumi-mock tests share process-global runtime state, so they run in isolated forks; the
@@ -8,6 +13,7 @@ export default defineConfig({
   test: {
     projects: [
       {
+        resolve: { alias: { "agent-fleet": library } },
         test: {
           name: "infra",
           include: ["test/infra/**/*.test.ts"],
