@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { reviewFleet } from "../../examples/consumer/fleet";
 import { installMocks, promiseOf, type RecordingMocks } from "../../infra/render/mocks";
 
 const ROOT = join(__dirname, "..", "..");
@@ -17,7 +18,6 @@ describe("examples/consumer: another Pulumi project importing agent-fleet as a p
     execFileSync(TSC, ["-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "pipe" });
     execFileSync(TSC, ["-p", join(ROOT, "examples/consumer/tsconfig.json")], { cwd: ROOT, stdio: "pipe" });
     mocks = await installMocks("example");
-    const { reviewFleet } = await import("../../examples/consumer/fleet");
     const { fleet } = reviewFleet({ imageDigest: `sha256:${"e".repeat(64)}` });
     outputs = { namespace: await promiseOf(fleet.namespace), workloads: fleet.workloads };
     await pulumi.runtime.disconnect();
