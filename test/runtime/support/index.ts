@@ -1,0 +1,3 @@
+export * from "./wait";
+export * from "./redis-server";
+export * from "./child-process";
