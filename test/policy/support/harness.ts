@@ -1,0 +1,181 @@
+/**
+ * Runs policies the way the analyzer server does, without the Pulumi engine: builds the argument
+ * bag a policy receives (props wrapped in @pulumi/policy's unknown-checking proxy, as in a real
+ * preview), calls `validateResource`/`validateStack` and collects what they report.
+ */
+import * as policyRuntime from "@pulumi/policy";
+import type {
+  Policy,
+  PolicyResource,
+  PolicyResourceOptions,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+
+/** The value the engine sends for a property that is unknown during preview (a string property). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+// Exported at runtime by @pulumi/policy but missing from its type declarations.
+const { unknownCheckingProxy } = policyRuntime as unknown as {
+  unknownCheckingProxy: <T extends object>(props: T) => T;
+};
+
+export interface Fixture {
+  /** Pulumi type token, e.g. kubernetes:apps/v1:Deployment. */
+  type: string;
+  /** Pulumi resource name. */
+  name: string;
+  props: object;
+}
+
+export interface Outcome {
+  violations: string[];
+  /** Set when the policy called notApplicable (not an error: the engine records it). */
+  notApplicable?: string;
+}
+
+export interface StackOutcome {
+  violations: { message: string; urn?: string }[];
+  notApplicable?: string;
+}
+
+class NotApplicable extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+const OPTIONS: PolicyResourceOptions = {
+  protect: false,
+  ignoreChanges: [],
+  aliases: [],
+  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+  additionalSecretOutputs: [],
+};
+
+export function urnOf(fixture: Pick<Fixture, "type" | "name">): string {
+  return `urn:pulumi:test::agent-fleet::${fixture.type}::${fixture.name}`;
+}
+
+function pulumiTypeOf(resourceClass: object): unknown {
+  return Reflect.get(resourceClass, "__pulumiType");
+}
+
+const notApplicable = (reason?: string): never => {
+  throw new NotApplicable(reason ?? "");
+};
+
+function resourceArgs(fixture: Fixture, config: object): ResourceValidationArgs {
+  const props = unknownCheckingProxy(structuredClone(fixture.props) as Record<string, unknown>);
+  const isType: ResourceValidationArgs["isType"] = (resourceClass) =>
+    pulumiTypeOf(resourceClass) === fixture.type;
+  // The fixture's props are whatever the test wrote; the typed view is the policy's assumption.
+  const asType: ResourceValidationArgs["asType"] = (resourceClass) =>
+    isType(resourceClass) ? (props as never) : undefined;
+  return {
+    type: fixture.type,
+    props,
+    urn: urnOf(fixture),
+    name: fixture.name,
+    opts: OPTIONS,
+    stackTags: new Map(),
+    isType,
+    asType,
+    getConfig: <T extends object>() => structuredClone(config) as T,
+    notApplicable,
+  };
+}
+
+function validations(policy: ResourceValidationPolicy) {
+  const v = policy.validateResource;
+  if (v === undefined) throw new Error(`policy ${policy.name} has no validateResource`);
+  return Array.isArray(v) ? v : [v];
+}
+
+export function isResourcePolicy(policy: Policy): policy is ResourceValidationPolicy {
+  return "validateResource" in policy;
+}
+
+export function isStackPolicy(policy: Policy): policy is StackValidationPolicy {
+  return "validateStack" in policy;
+}
+
+/** Runs a resource policy on one fixture with the given policy config. */
+export async function runResourcePolicy(
+  policy: ResourceValidationPolicy,
+  fixture: Fixture,
+  config: object = {},
+): Promise<Outcome> {
+  const outcome: Outcome = { violations: [] };
+  for (const validate of validations(policy)) {
+    try {
+      await validate(resourceArgs(fixture, config), (message) => outcome.violations.push(message));
+    } catch (e) {
+      if (!(e instanceof NotApplicable)) throw e;
+      outcome.notApplicable = e.reason;
+    }
+  }
+  return outcome;
+}
+
+export interface StackFixture extends Fixture {
+  /**
+   * The resource's outputs. Kubernetes objects: the live object (with server defaults) plus the
+   * declared props under `__inputs`, as the Kubernetes provider records them. Default: `live(props)`.
+   */
+  outputs?: object;
+}
+
+/** The outputs the Kubernetes provider records: the live object plus `__inputs`. */
+export function k8sOutputs(
+  declared: object,
+  serverDefaults: (live: Record<string, unknown>) => void = () => {},
+) {
+  const live = structuredClone(declared) as Record<string, unknown>;
+  serverDefaults(live);
+  return { ...live, __inputs: structuredClone(declared) };
+}
+
+function stackResource(fixture: StackFixture): PolicyResource {
+  const props = unknownCheckingProxy(structuredClone(fixture.outputs ?? k8sOutputs(fixture.props)));
+  const isType: PolicyResource["isType"] = (resourceClass) => pulumiTypeOf(resourceClass) === fixture.type;
+  const asType: PolicyResource["asType"] = (resourceClass) =>
+    isType(resourceClass) ? (props as never) : undefined;
+  return {
+    type: fixture.type,
+    props: props as Record<string, unknown>,
+    urn: urnOf(fixture),
+    name: fixture.name,
+    opts: OPTIONS,
+    dependencies: [],
+    propertyDependencies: {},
+    isType,
+    asType,
+  };
+}
+
+/** Runs a stack policy over the fixtures (as the stack's resources) with the given policy config. */
+export async function runStackPolicy(
+  policy: StackValidationPolicy,
+  fixtures: StackFixture[],
+  config: object = {},
+): Promise<StackOutcome> {
+  const outcome: StackOutcome = { violations: [] };
+  const args: StackValidationArgs = {
+    resources: fixtures.map(stackResource),
+    stackTags: new Map(),
+    getConfig: <T extends object>() => structuredClone(config) as T,
+    notApplicable,
+  };
+  try {
+    await policy.validateStack(args, (message, urn) =>
+      outcome.violations.push(urn === undefined ? { message } : { message, urn }),
+    );
+  } catch (e) {
+    if (!(e instanceof NotApplicable)) throw e;
+    outcome.notApplicable = e.reason;
+  }
+  return outcome;
+}
