@@ -30,6 +30,8 @@ export {
   type SecretKeyRef,
 } from "./components/agent-pool";
 export * from "./components/agent-pool-spec";
+export * from "./components/fleet-mesh";
+export { adapterRules, FleetObservability, type ObservabilityArgs } from "./components/observability";
 export { POOL_LABEL, type KubernetesCluster } from "./components/cluster";
 export {
   ExistingCluster,

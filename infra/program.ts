@@ -8,6 +8,7 @@ import type { FleetConfig } from "./config";
 import { createCluster } from "./clusters";
 import { AgentFleet, type AgentFleetArgs, type ApiProvider } from "./components/agent-fleet";
 import { POOL_LABEL, type KubernetesCluster } from "./components/cluster";
+import { FleetObservability } from "./components/observability";
 
 export interface FleetOutputs {
   namespace: pulumi.Output<string>;
@@ -73,6 +74,7 @@ function fleetImages(config: FleetConfig): AgentFleetArgs["images"] {
 export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"]): AgentFleetArgs {
   const secret = (key: string) => pulumi.secret(config.secretValues[key] ?? "");
   const q = config.queue;
+  const istio = config.mesh.istio;
   const m = config.models;
   const apiKeys: AgentFleetArgs["apiKeys"] =
     config.secrets.backend === "pulumi"
@@ -130,8 +132,12 @@ export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"])
     logLevel: config.observability.logLevel,
     prometheusNamespace: config.observability.prometheus.namespace,
     istio: {
-      enabled: config.mesh.istio.enabled,
-      ...(config.mesh.istio.revision ? { revision: config.mesh.istio.revision } : {}),
+      enabled: istio.enabled,
+      install: istio.install,
+      retries: istio.retries,
+      circuitBreaker: istio.circuitBreaker,
+      ...(istio.revision ? { revision: istio.revision } : {}),
+      ...(istio.canary ? { canary: { ...istio.canary, agent: istio.canary.agent as AgentType } } : {}),
     },
   };
 }
@@ -140,6 +146,19 @@ export function deployFleet(
   config: FleetConfig,
   cluster: KubernetesCluster = createCluster(config),
 ): FleetOutputs {
+  const o = config.observability;
+  if (o.prometheus.install || o.adapter.install) {
+    new FleetObservability(
+      "observability",
+      {
+        namespace: o.prometheus.namespace,
+        installPrometheus: o.prometheus.install,
+        installAdapter: o.adapter.install,
+        scrapeInterval: o.prometheus.scrapeInterval,
+      },
+      { provider: cluster.provider },
+    );
+  }
   const fleet = new AgentFleet("fleet", fleetArgs(config, fleetImages(config)), {
     provider: cluster.provider,
   });

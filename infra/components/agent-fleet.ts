@@ -4,6 +4,13 @@ import type { AgentType } from "../../agent-runtime/src/catalog";
 import { AgentPool, type AgentExecutor, type SecretKeyRef } from "./agent-pool";
 import type { AgentSettings, HpaBehavior } from "./agent-pool-spec";
 import { ModelStore, type ModelStoreArgs } from "./model-store";
+import {
+  DEFAULT_CIRCUIT_BREAKER,
+  DEFAULT_RETRIES,
+  FleetMesh,
+  type MeshCircuitBreaker,
+  type MeshRetries,
+} from "./fleet-mesh";
 import { FleetNetworkPolicies } from "./network-policies";
 import { fleetLabels } from "./pod-security";
 import { TaskQueue, type TaskQueueArgs } from "./task-queue";
@@ -48,7 +55,19 @@ export interface AgentFleetArgs {
   logLevel?: string;
   /** Namespace of the Prometheus that scrapes the fleet. Default "monitoring". */
   prometheusNamespace?: string;
-  istio?: { enabled: boolean; revision?: string };
+  /**
+   * Istio: sidecar injection for the namespace, the `task-router` VirtualService (header routing by
+   * task type, retries), a DestinationRule per agent (circuit breaking, stable/canary subsets) and
+   * an optional canary workload. `install` also installs Istio with Helm.
+   */
+  istio?: {
+    enabled: boolean;
+    revision?: string;
+    install?: boolean;
+    retries?: MeshRetries;
+    circuitBreaker?: MeshCircuitBreaker;
+    canary?: { agent: AgentType; weight: number; image: pulumi.Input<string> };
+  };
   /** Registry credentials for an imagePullSecret (external registries). */
   imagePullCredentials?: {
     server: pulumi.Input<string>;
@@ -217,18 +236,19 @@ export class AgentFleet extends pulumi.ComponentResource {
     this.routerTokens = router.tokens;
 
     this.workloads = {};
-    this.pools = args.agents.map((agent) => {
+    const poolFor = (agent: AgentSettings, track: "stable" | "canary", image: pulumi.Input<string>) => {
       const model = llm && agent.model.kind === "local" && store && args.models ? args.models : undefined;
       const executor = agentExecutor(agent, llm, apiKeySecret, model?.sidecar.port);
       const scheduling = args.nodePools?.[agent.nodePool];
-      const pool = new AgentPool(
-        `${name}-${agent.name}`,
+      return new AgentPool(
+        `${name}-${agent.name}${track === "canary" ? "-canary" : ""}`,
         {
           namespace,
           agent,
-          image: args.images.agents[agent.name] as pulumi.Input<string>,
+          image,
+          track,
           scaling:
-            args.scaling.mode === "hpa"
+            args.scaling.mode === "hpa" && track === "stable"
               ? {
                   mode: "hpa",
                   behavior: args.scaling.behavior,
@@ -255,9 +275,33 @@ export class AgentFleet extends pulumi.ComponentResource {
         },
         { parent: this, ...(model && store ? { dependsOn: [store.ready] } : {}) },
       );
+    };
+    this.pools = args.agents.map((agent) => {
+      const pool = poolFor(agent, "stable", args.images.agents[agent.name] as pulumi.Input<string>);
       this.workloads[agent.name] = pool.workloadName;
       return pool;
     });
+
+    const mesh = args.istio;
+    if (mesh?.enabled) {
+      const canaryAgent = mesh.canary ? args.agents.find((a) => a.name === mesh.canary?.agent) : undefined;
+      if (mesh.canary && canaryAgent) {
+        // One canary pod; the mesh's weight decides how much sync traffic it sees.
+        this.pools.push(poolFor({ ...canaryAgent, replicas: 1 }, "canary", mesh.canary.image));
+      }
+      new FleetMesh(
+        `${name}-mesh`,
+        {
+          namespace,
+          agents: args.agents.map((a) => ({ name: a.name, taskTypes: a.taskTypes })),
+          retries: mesh.retries ?? DEFAULT_RETRIES,
+          circuitBreaker: mesh.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER,
+          ...(mesh.canary ? { canary: { agent: mesh.canary.agent, weight: mesh.canary.weight } } : {}),
+          ...(mesh.install ? { install: mesh.revision ? { revision: mesh.revision } : {} } : {}),
+        },
+        { parent: this, dependsOn: this.pools },
+      );
+    }
 
     this.registerOutputs({
       namespace: this.namespace,

@@ -31,6 +31,9 @@ export interface HpaBehavior {
 /** `fixed`: that many pods, no HPA. `hpa`: the agent's min/max/targets with this behaviour. */
 export type PoolScaling = { mode: "fixed" } | { mode: "hpa"; behavior: HpaBehavior; gpuMetrics?: boolean };
 
+/** `stable` or `canary`: the mesh's DestinationRule subsets select on it. */
+export const TRACK_LABEL = "agent-fleet.io/track";
+
 export function agentLabels(agent: string): Record<string, string> {
   return { "app.kubernetes.io/name": `agent-${agent}`, "agent-fleet.io/agent": agent };
 }

@@ -7,6 +7,7 @@ import {
   agentLabels,
   agentPodLabels,
   agentResourceName,
+  TRACK_LABEL,
   DRAIN_MARGIN_SECONDS,
   hpaSpec,
   modelSidecar,
@@ -65,6 +66,12 @@ export interface AgentPoolArgs {
   imagePullSecrets?: pulumi.Input<string>[];
   /** Extra pod annotations (e.g. Istio's). */
   podAnnotations?: Record<string, string>;
+  /**
+   * `stable` (default) or `canary`. A canary pool is a second workload (`agent-<type>-canary`) with
+   * its own image behind the stable pool's Service: the mesh splits traffic by the track label. It
+   * creates no Service, HPA or PodDisruptionBudget of its own.
+   */
+  track?: "stable" | "canary";
 }
 
 /** Validates AgentPoolArgs; messages name the field. */
@@ -101,10 +108,11 @@ export function validateAgentPoolArgs(args: AgentPoolArgs): void {
  * mode, an autoscaling/v2 HPA on backlog per pod and CPU.
  */
 export class AgentPool extends pulumi.ComponentResource {
-  /** The workload's name (`agent-<type>`), also the Service's. */
+  /** The workload's name (`agent-<type>`, `agent-<type>-canary`). */
   readonly workloadName: string;
   readonly workloadKind: "Deployment" | "StatefulSet";
-  readonly serviceName: pulumi.Output<string>;
+  /** The agent's Service (`agent-<type>`), shared by both tracks. */
+  readonly serviceName: string;
   readonly workload: k8s.apps.v1.Deployment | k8s.apps.v1.StatefulSet;
   readonly hpa?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
 
@@ -112,10 +120,14 @@ export class AgentPool extends pulumi.ComponentResource {
     super("agent-fleet:k8s:AgentPool", name, {}, opts);
     validateAgentPoolArgs(args);
     const a = args.agent;
-    const resourceName = agentResourceName(a.name);
+    const track = args.track ?? "stable";
+    const canary = track === "canary";
+    const resourceName = agentResourceName(a.name) + (canary ? "-canary" : "");
     const namespace = args.namespace;
-    const labels = agentPodLabels(a.name);
-    const selector = agentLabels(a.name);
+    const labels = { ...agentPodLabels(a.name), [TRACK_LABEL]: track };
+    // The Service selects both tracks; each workload (and its PDB and spread) only its own.
+    const serviceSelector = agentLabels(a.name);
+    const selector = { ...serviceSelector, [TRACK_LABEL]: track };
     const grace = args.terminationGracePeriodSeconds ?? 60;
     const child = { parent: this };
     this.workloadName = resourceName;
@@ -207,7 +219,7 @@ export class AgentPool extends pulumi.ComponentResource {
       },
     };
 
-    const hpaMode = args.scaling.mode === "hpa";
+    const hpaMode = args.scaling.mode === "hpa" && !canary;
     // Under an HPA the workload has no replicas field, and Pulumi ignores replica drift.
     const workloadOpts: pulumi.CustomResourceOptions = {
       parent: this,
@@ -216,18 +228,20 @@ export class AgentPool extends pulumi.ComponentResource {
     const replicas = hpaMode ? {} : { replicas: a.replicas };
     const metadata = { name: resourceName, namespace, labels };
 
-    const service = new k8s.core.v1.Service(
-      `${name}-service`,
-      {
-        metadata,
-        spec: {
-          selector,
-          ports: [{ name: "http", port: 80, targetPort: "http", appProtocol: "http" }],
+    this.serviceName = agentResourceName(a.name);
+    if (!canary) {
+      new k8s.core.v1.Service(
+        `${name}-service`,
+        {
+          metadata: { ...metadata, name: this.serviceName },
+          spec: {
+            selector: serviceSelector,
+            ports: [{ name: "http", port: 80, targetPort: "http", appProtocol: "http" }],
+          },
         },
-      },
-      child,
-    );
-    this.serviceName = service.metadata.name;
+        child,
+      );
+    }
 
     if (a.workload === "StatefulSet") {
       const headless = new k8s.core.v1.Service(
@@ -273,20 +287,21 @@ export class AgentPool extends pulumi.ComponentResource {
     }
 
     const minPods = hpaMode ? a.minReplicas : a.replicas;
-    new k8s.policy.v1.PodDisruptionBudget(
-      `${name}-pdb`,
-      {
-        metadata,
-        spec: {
-          selector: { matchLabels: selector },
-          // With two or more pods keep one serving; a single pod may be evicted (it drains first).
-          ...(minPods >= 2 ? { minAvailable: 1 } : { maxUnavailable: 1 }),
+    if (!canary)
+      new k8s.policy.v1.PodDisruptionBudget(
+        `${name}-pdb`,
+        {
+          metadata,
+          spec: {
+            selector: { matchLabels: selector },
+            // With two or more pods keep one serving; a single pod may be evicted (it drains first).
+            ...(minPods >= 2 ? { minAvailable: 1 } : { maxUnavailable: 1 }),
+          },
         },
-      },
-      child,
-    );
+        child,
+      );
 
-    if (args.scaling.mode === "hpa") {
+    if (args.scaling.mode === "hpa" && !canary) {
       this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
         `${name}-hpa`,
         {

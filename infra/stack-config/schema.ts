@@ -311,7 +311,7 @@ export const meshSchema = strict({
         .string()
         .regex(/^\d+(ms|s|m)$/, 'expected a duration such as "30s"')
         .default("60s"),
-      retryOn: z.string().default("5xx,reset,connect-failure,retriable-status-codes"),
+      retryOn: z.string().default("5xx,reset,connect-failure,refused-stream,429"),
     }).prefault({}),
     circuitBreaker: strict({
       consecutive5xxErrors: wholeNumber(1).default(5),

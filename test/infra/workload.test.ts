@@ -290,3 +290,78 @@ describe("scheduling", () => {
     expect(stackConfig("dev").enabledAgents).toHaveLength(12);
   });
 });
+
+describe("mesh", () => {
+  it("prod: header routes per agent, a 10% python canary, retries, and the router as the default", async () => {
+    const r = await render("prod");
+    const vs = byName(r, "VirtualService", "task-router").spec as {
+      hosts: string[];
+      http: { name: string; match?: unknown[]; route: unknown[]; retries: unknown }[];
+    };
+    expect(vs.hosts).toEqual(["task-router"]);
+    expect(vs.http.map((h) => h.name)).toEqual([...AGENT_TYPES, "router"]);
+    const python = vs.http[0];
+    expect(python?.match).toEqual([
+      { headers: { "task-type": { regex: "^(code-generation|python-scripting)$" } } },
+    ]);
+    expect(python?.route).toEqual([
+      { destination: { host: "agent-python", subset: "stable" }, weight: 90 },
+      { destination: { host: "agent-python", subset: "canary" }, weight: 10 },
+    ]);
+    expect(python?.retries).toEqual({
+      attempts: 3,
+      perTryTimeout: "60s",
+      retryOn: "5xx,reset,connect-failure,refused-stream,429",
+    });
+    expect(vs.http[1]?.route).toEqual([{ destination: { host: "agent-frontend", subset: "stable" } }]);
+    expect(vs.http[12]?.route).toEqual([{ destination: { host: "task-router" } }]);
+    const rule = byName(r, "DestinationRule", "agent-python").spec;
+    expect(rule).toMatchObject({
+      trafficPolicy: {
+        outlierDetection: { consecutive5xxErrors: 5, maxEjectionPercent: 50 },
+        connectionPool: { http: { http1MaxPendingRequests: 64 } },
+      },
+      subsets: [
+        { name: "stable", labels: { "agent-fleet.io/track": "stable" } },
+        { name: "canary", labels: { "agent-fleet.io/track": "canary" } },
+      ],
+    });
+    // The canary is a second workload with its own image behind the same Service, without an HPA.
+    const canary = byName(r, "StatefulSet", "agent-python-canary");
+    expect(canary.spec).toMatchObject({ replicas: 1 });
+    expect(podSpec(canary).containers[0]?.image).toBe(r.config.mesh.istio.canary?.image);
+    expect(manifests(r, "HorizontalPodAutoscaler").map((h) => h.metadata.name)).not.toContain(
+      "agent-python-canary",
+    );
+    expect(byName(r, "Service", "agent-python").spec).toMatchObject({
+      selector: { "agent-fleet.io/agent": "python" },
+    });
+    expect(byName(r, "Namespace", "agent-fleet").metadata.labels).toMatchObject({
+      "istio-injection": "enabled",
+    });
+  });
+
+  it("dev (Istio disabled) has no mesh objects", async () => {
+    const r = await render("dev");
+    expect(manifests(r, "VirtualService")).toEqual([]);
+    expect(manifests(r, "DestinationRule")).toEqual([]);
+  });
+
+  it("observability: the adapter serves the backlog as max per agent", async () => {
+    const r = await render("prod");
+    const adapter = r.others.find((o) => o.name === "observability-adapter");
+    expect(adapter?.inputs).toMatchObject({
+      chart: "prometheus-adapter",
+      values: {
+        rules: {
+          external: [
+            {
+              name: { as: "agent_queue_backlog" },
+              metricsQuery: "max(agent_queue_backlog{<<.LabelMatchers>>}) by (agent_type)",
+            },
+          ],
+        },
+      },
+    });
+  });
+});

@@ -1,0 +1,103 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { BACKLOG_METRIC, GPU_METRIC } from "./agent-pool-spec";
+import { fleetLabels } from "./pod-security";
+
+export interface ObservabilityArgs {
+  /** Namespace for Prometheus and the adapter. Default "monitoring". */
+  namespace?: string;
+  /** Install Prometheus (prometheus-community/prometheus) scraping annotated pods. */
+  installPrometheus: boolean;
+  /** Install prometheus-adapter serving the backlog as an External metric (and GPU use as a Pods metric). */
+  installAdapter: boolean;
+  scrapeInterval?: string;
+  /** Prometheus URL for the adapter when Prometheus is not installed here. */
+  prometheusUrl?: string;
+}
+
+export const PROMETHEUS_CHART = {
+  repo: "https://prometheus-community.github.io/helm-charts",
+  prometheus: "27.39.0",
+  adapter: "5.2.0",
+};
+
+/**
+ * The adapter's rules. The router runs several replicas that all export the same gauges, so the
+ * External metric takes `max` per agent, never `sum` (which would multiply the backlog).
+ */
+export function adapterRules(): Record<string, unknown> {
+  return {
+    default: false,
+    external: [
+      {
+        seriesQuery: `${BACKLOG_METRIC}{agent_type!=""}`,
+        resources: { overrides: { namespace: { resource: "namespace" } } },
+        name: { as: BACKLOG_METRIC },
+        metricsQuery: `max(${BACKLOG_METRIC}{<<.LabelMatchers>>}) by (agent_type)`,
+      },
+    ],
+    custom: [
+      {
+        seriesQuery: `${GPU_METRIC}{namespace!="",pod!=""}`,
+        resources: { overrides: { namespace: { resource: "namespace" }, pod: { resource: "pod" } } },
+        name: { as: GPU_METRIC },
+        metricsQuery: `avg(${GPU_METRIC}{<<.LabelMatchers>>}) by (<<.GroupBy>>)`,
+      },
+    ],
+  };
+}
+
+/** Prometheus and prometheus-adapter, so the HPAs can read the backlog. */
+export class FleetObservability extends pulumi.ComponentResource {
+  constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("agent-fleet:k8s:FleetObservability", name, {}, opts);
+    const namespaceName = args.namespace ?? "monitoring";
+    const ns = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      { metadata: { name: namespaceName, labels: fleetLabels("monitoring") } },
+      { parent: this },
+    );
+    const deps: pulumi.Resource[] = [];
+    if (args.installPrometheus) {
+      deps.push(
+        new k8s.helm.v3.Release(
+          `${name}-prometheus`,
+          {
+            name: "prometheus",
+            chart: "prometheus",
+            version: PROMETHEUS_CHART.prometheus,
+            namespace: ns.metadata.name,
+            repositoryOpts: { repo: PROMETHEUS_CHART.repo },
+            values: {
+              alertmanager: { enabled: false },
+              "prometheus-pushgateway": { enabled: false },
+              server: { global: { scrape_interval: args.scrapeInterval ?? "15s" }, retention: "7d" },
+            },
+          },
+          { parent: this },
+        ),
+      );
+    }
+    if (args.installAdapter) {
+      new k8s.helm.v3.Release(
+        `${name}-adapter`,
+        {
+          name: "prometheus-adapter",
+          chart: "prometheus-adapter",
+          version: PROMETHEUS_CHART.adapter,
+          namespace: ns.metadata.name,
+          repositoryOpts: { repo: PROMETHEUS_CHART.repo },
+          values: {
+            prometheus: {
+              url: args.prometheusUrl ?? `http://prometheus-server.${namespaceName}.svc`,
+              port: 80,
+            },
+            rules: adapterRules(),
+          },
+        },
+        { parent: this, dependsOn: deps },
+      );
+    }
+    this.registerOutputs({});
+  }
+}
