@@ -85,6 +85,59 @@ const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
     ipv6Address: "2001:db8::20",
     id: name,
   }),
+  "gcp:artifactregistry/repository:Repository": (_name, inputs) => {
+    const project = text(inputs.project, MOCK_GCP_PROJECT);
+    return {
+      project,
+      registryUri: `${text(inputs.location, "us")}-docker.pkg.dev/${project}/${text(inputs.repositoryId, "")}`,
+    };
+  },
+  "aws:ecr/repository:Repository": (name, inputs) => {
+    const [region, repo] = [text(inputs.region, MOCK_AWS_REGION), text(inputs.name, name)];
+    return {
+      arn: `arn:aws:ecr:${region}:${MOCK_AWS_ACCOUNT}:repository/${repo}`,
+      registryId: MOCK_AWS_ACCOUNT,
+      repositoryUrl: `${MOCK_AWS_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${repo}`,
+    };
+  },
+  "aws:secretsmanager/secret:Secret": (name, inputs) => ({
+    arn: `arn:aws:secretsmanager:${text(inputs.region, MOCK_AWS_REGION)}:${MOCK_AWS_ACCOUNT}:secret:${text(inputs.name, name)}-${fakeValue("suffix", name, 6)}`,
+  }),
+  "aws:iam/user:User": (name, inputs) => ({
+    arn: `arn:aws:iam::${MOCK_AWS_ACCOUNT}:user${text(inputs.path, "/")}${text(inputs.name, name)}`,
+  }),
+  "aws:iam/accessKey:AccessKey": (name) => ({ secret: `mock-${fakeValue("aws-secret-key", name, 40)}` }),
+};
+
+const MOCK_AWS_ACCOUNT = "123456789012";
+const MOCK_AWS_REGION = "us-east-1";
+const MOCK_GCP_PROJECT = "mock-project";
+
+function text(value: unknown, fallback: string): string {
+  return typeof value === "string" ? value : fallback;
+}
+
+/** Provider functions the program calls (short-lived registry credentials), with stand-in results. */
+const CALLS: Record<string, (inputs: State) => State> = {
+  "aws:ecr/getAuthorizationToken:getAuthorizationToken": (inputs) => {
+    const region = text(inputs.region, MOCK_AWS_REGION);
+    return {
+      authorizationToken: Buffer.from("AWS:mock-ecr-token").toString("base64"),
+      expiresAt: "2000-01-01T12:00:00Z",
+      id: region,
+      password: "mock-ecr-token",
+      proxyEndpoint: `https://${MOCK_AWS_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`,
+      region,
+      userName: "AWS",
+    };
+  },
+  "gcp:organizations/getClientConfig:getClientConfig": () => ({
+    accessToken: "mock-gcp-access-token",
+    id: "mock-client-config",
+    project: MOCK_GCP_PROJECT,
+    region: "",
+    zone: "",
+  }),
 };
 
 /** Deterministic mocks that record registrations. */
@@ -107,6 +160,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    const call = CALLS[args.token];
+    if (call) return call((args.inputs ?? {}) as State);
     throw new Error(`unmocked function call ${args.token}: the renderer evaluates programs offline`);
   }
 }
