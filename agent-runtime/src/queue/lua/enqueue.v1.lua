@@ -1,0 +1,89 @@
+--[[
+  enqueue.v1 — add one task to an agent's ready set; idempotent by task id.
+  Self-contained (no @include), so any language can SCRIPT LOAD this file as it is.
+
+  KEYS[1]  task hash     <prefix>:{<agent>}:task:<id>   (must end with ":task:" .. ARGV[1])
+  KEYS[2]  ready zset    <prefix>:{<agent>}:ready
+  KEYS[3]  sequence      <prefix>:{<agent>}:seq
+  KEYS[4]  wake marker   <prefix>:{<agent>}:marker
+
+  ARGV[1]  id             1-128 chars of [A-Za-z0-9._:-], starting with a letter or digit
+  ARGV[2]  type           task type, [a-z0-9-], e.g. "code-review" (the producer maps type -> agent)
+  ARGV[3]  priority       0 | 1 | 2 | 3   (0 = P0 = highest)
+  ARGV[4]  input          a JSON object, as text (stored verbatim; at most 1 MiB)
+  ARGV[5]  maxDeliveries  "" (the worker's default) or an integer 1..100
+  ARGV[6]  timeoutMs      "" (the worker's default) or an integer 1..86400000
+  ARGV[7]  createdAt      "" or an ISO-8601 timestamp, e.g. 2025-01-31T12:00:00.000Z
+  ARGV[8]  nowMs          the producer's clock, Unix milliseconds (recorded as enqueuedAt)
+
+  Returns
+    {1, id, seq}       created: the task is ready with score priority * 2^50 + seq
+    {0, id, status}    duplicate: a task with this id exists (any status); nothing changed
+    {-3, message}      invalid argument: nothing was written; message names the argument
+]]
+local PRIORITY_BAND = 1125899906842624 -- 2^50: score = priority * 2^50 + seq
+
+local id, taskType, priority, input = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local maxDeliveries, timeoutMs, createdAt, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+
+local function invalid(message)
+  return {-3, message}
+end
+
+if type(id) ~= "string" or #id < 1 or #id > 128 or not string.match(id, "^[%w][%w%._:%-]*$") then
+  return invalid("id: must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
+end
+local suffix = ":task:" .. id
+if string.sub(KEYS[1], -#suffix) ~= suffix then
+  return invalid("KEYS[1]: the task key must end with \"" .. suffix .. "\"")
+end
+if type(taskType) ~= "string" or #taskType > 64 or not string.match(taskType, "^[a-z][a-z0-9%-]*$") then
+  return invalid("type: must be a task type of lowercase letters, digits and '-', e.g. \"code-review\"")
+end
+if priority ~= "0" and priority ~= "1" and priority ~= "2" and priority ~= "3" then
+  return invalid("priority: must be 0, 1, 2 or 3 (0 is the highest)")
+end
+if type(input) ~= "string" or #input > 1048576 then
+  return invalid("input: must be a JSON object of at most 1 MiB")
+end
+if not string.match(input, "^%s*{") or not pcall(cjson.decode, input) then
+  return invalid("input: must be a JSON object, e.g. {\"prompt\": \"...\"}")
+end
+if maxDeliveries ~= "" and (not string.match(maxDeliveries, "^%d+$") or tonumber(maxDeliveries) < 1
+    or tonumber(maxDeliveries) > 100) then
+  return invalid("maxDeliveries: must be empty or an integer from 1 to 100")
+end
+if timeoutMs ~= "" and (not string.match(timeoutMs, "^%d+$") or tonumber(timeoutMs) < 1
+    or tonumber(timeoutMs) > 86400000) then
+  return invalid("timeoutMs: must be empty or an integer from 1 to 86400000")
+end
+if createdAt ~= "" and (#createdAt > 40 or not string.match(createdAt, "^%d%d%d%d%-[%w:%.%+%-]+$")) then
+  return invalid("createdAt: must be empty or an ISO-8601 timestamp such as 2025-01-31T12:00:00.000Z")
+end
+if not string.match(now or "", "^%d+$") then
+  return invalid("nowMs: must be the current time in Unix milliseconds")
+end
+
+-- The payload is immutable; its metadata comes first, in a fixed order, with no '{' before the
+-- input, so other scripts can read single fields with a pattern instead of decoding the input.
+local parts = {'{"id":"', id, '","type":"', taskType, '","priority":', priority}
+if createdAt ~= "" then
+  parts[#parts + 1] = ',"createdAt":"' .. createdAt .. '"'
+end
+parts[#parts + 1] = ',"enqueuedAt":' .. now
+if maxDeliveries ~= "" then
+  parts[#parts + 1] = ',"maxDeliveries":' .. maxDeliveries
+end
+if timeoutMs ~= "" then
+  parts[#parts + 1] = ',"timeoutMs":' .. timeoutMs
+end
+parts[#parts + 1] = ',"input":' .. input .. '}'
+
+-- HSETNX is the idempotency check and the write in one command.
+if redis.call("HSETNX", KEYS[1], "payload", table.concat(parts)) == 0 then
+  return {0, id, redis.call("HGET", KEYS[1], "status") or "queued"}
+end
+local seq = redis.call("INCR", KEYS[3])
+redis.call("ZADD", KEYS[2], string.format("%.0f", tonumber(priority) * PRIORITY_BAND + seq), id)
+redis.call("ZADD", KEYS[4], 0, "w")
+return {1, id, seq}

@@ -1,0 +1,47 @@
+--[[
+  Fragment: claim up to ARGV[3] ready tasks, highest priority first, FIFO within a priority.
+  Used by claim.v1, ack.v1 and fail.v1, which share these leading ARGV:
+
+  ARGV[1]  nowMs        the worker's clock, Unix ms
+  ARGV[2]  leaseMs      lease length; the worker renews it before it runs out
+  ARGV[3]  count        how many tasks to claim (0: none)
+  ARGV[4]  tokenPrefix  unique per call; the lease token of the n-th task is tokenPrefix .. n
+  ARGV[5]  workerId     recorded on the task, for operators
+  ARGV[6]  propagate    "1": if the claim was filled and tasks remain, re-set the wake marker
+                        so another blocked worker wakes (the caller was itself woken by it)
+
+  Appends id, token, payload, deliveries for each claimed task to `reply`; returns the count.
+  Deliveries are counted here, at claim, so a task that kills its worker still reaches the
+  dead-letter set after maxDeliveries claims.
+]]
+local function claimTasks(reply)
+  local count = tonumber(ARGV[3])
+  if count < 1 then
+    return 0
+  end
+  local now = ARGV[1]
+  local deadline = tonumber(now) + tonumber(ARGV[2])
+  local popped = redis.call("ZPOPMIN", KEYS[1], count)
+  local claimed = 0
+  for i = 1, #popped, 2 do
+    local id, score = popped[i], popped[i + 1]
+    local key = taskKey(id)
+    local fields = redis.call("HMGET", key, "payload", "deliveries")
+    if fields[1] then -- a task hash purged behind the queue's back is skipped
+      claimed = claimed + 1
+      local deliveries = (tonumber(fields[2]) or 0) + 1
+      local token = ARGV[4] .. claimed
+      redis.call("HSET", key, "status", "running", "deliveries", deliveries, "score", score,
+        "worker", ARGV[5], "startedAt", now)
+      redis.call("ZADD", KEYS[2], deadline, leaseMember(id, token))
+      reply[#reply + 1] = id
+      reply[#reply + 1] = token
+      reply[#reply + 1] = fields[1]
+      reply[#reply + 1] = deliveries
+    end
+  end
+  if ARGV[6] == "1" and #popped == 2 * count and redis.call("ZCARD", KEYS[1]) > 0 then
+    wake()
+  end
+  return claimed
+end

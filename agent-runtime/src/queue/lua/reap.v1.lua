@@ -1,0 +1,69 @@
+--[[
+  reap.v1 — housekeeping that any worker may run at any time (it is idempotent):
+  expired leases go back to ready, or to the dead-letter set once the task has had
+  maxDeliveries deliveries; retries whose delay is over move from delayed to ready.
+
+  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  ARGV[1]     nowMs
+  ARGV[2]     limit: at most this many expired leases and this many due retries per call
+  ARGV[3]     default maxDeliveries, for tasks enqueued without one
+
+  Returns {reclaimed, deadLettered, promoted, nextDueMs}
+    nextDueMs: the earliest lease deadline or retry time still pending, -1 if none; a call
+    that hit the limit returns nowMs, meaning "call again".
+]]
+-- @include common
+
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local defaultMax = tonumber(ARGV[3])
+local reclaimed, deadLettered, promoted = 0, 0, 0
+
+local expired = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", now, "LIMIT", 0, limit)
+for _, member in ipairs(expired) do
+  redis.call("ZREM", KEYS[2], member)
+  local id = splitLease(member)
+  local key = taskKey(id)
+  local fields = redis.call("HMGET", key, "payload", "deliveries", "score")
+  if fields[1] then
+    local deliveries = tonumber(fields[2]) or 0
+    local maxDeliveries = payloadNumber(fields[1], "maxDeliveries") or defaultMax
+    if deliveries >= maxDeliveries then
+      deadLetter(id, now, "lease expired on delivery " .. deliveries .. " of " .. maxDeliveries
+        .. ": the worker stopped (crashed, was killed or hung) before acknowledging")
+      deadLettered = deadLettered + 1
+    else
+      redis.call("HSET", key, "status", "retrying", "error",
+        "lease expired on delivery " .. deliveries .. ": the worker stopped before acknowledging")
+      toReady(id, fields[3])
+      reclaimed = reclaimed + 1
+    end
+  end
+end
+
+local due = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, limit)
+for _, id in ipairs(due) do
+  redis.call("ZREM", KEYS[3], id)
+  local score = redis.call("HGET", taskKey(id), "score")
+  if score then -- a retry always has its score from its first claim; no hash: purged meanwhile
+    toReady(id, score)
+    promoted = promoted + 1
+  end
+end
+
+if reclaimed + promoted > 0 then
+  wake()
+end
+
+local nextDue = -1
+if #expired == limit or #due == limit then
+  nextDue = now
+else
+  for _, set in ipairs({KEYS[2], KEYS[3]}) do
+    local head = redis.call("ZRANGE", set, 0, 0, "WITHSCORES")
+    if head[2] and (nextDue < 0 or tonumber(head[2]) < nextDue) then
+      nextDue = tonumber(head[2])
+    end
+  end
+end
+return {reclaimed, deadLettered, promoted, nextDue}

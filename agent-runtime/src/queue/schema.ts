@@ -1,0 +1,121 @@
+/**
+ * Task shapes at the queue's boundaries, validated with zod: what a producer submits, and the
+ * payload a worker reads back. The Lua enqueue script enforces the same rules for producers in
+ * other languages.
+ */
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { TASK_TYPES, type AgentType, type TaskType } from "../catalog";
+
+export const TASK_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "dead"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const PRIORITIES = [0, 1, 2, 3] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/** P2: the band a task lands in when the producer does not say. */
+export const DEFAULT_PRIORITY: Priority = 2;
+
+export const MAX_INPUT_BYTES = 1024 * 1024;
+export const MAX_DELIVERIES_LIMIT = 100;
+export const MAX_TIMEOUT_MS = 86_400_000;
+
+export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const ISO_TIMESTAMP = /^\d{4}-[A-Za-z0-9:.+-]+$/;
+
+const jsonObject = z.record(z.string(), z.json(), {
+  error: (issue) =>
+    issue.input === undefined ? "required: a JSON object" : 'must be a JSON object, e.g. {"prompt": "..."}',
+});
+
+/** What a producer submits. `id` defaults to a UUID, `priority` to 2, `createdAt` to now. */
+export const TaskSubmissionSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(
+      TASK_ID_PATTERN,
+      "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+    )
+    .optional(),
+  type: z.enum(TASK_TYPES, {
+    error: (issue) =>
+      issue.input === undefined
+        ? "required: a task type such as code-review"
+        : `unknown task type ${JSON.stringify(issue.input)}; known types: ${TASK_TYPES.join(", ")}`,
+  }),
+  priority: z
+    .int({ error: "must be an integer 0..3 (0 is the highest)" })
+    .min(0, "must be 0..3 (0 is the highest)")
+    .max(3, "must be 0..3 (0 is the highest)")
+    .default(DEFAULT_PRIORITY),
+  input: jsonObject,
+  maxDeliveries: z.int().min(1).max(MAX_DELIVERIES_LIMIT).optional(),
+  timeoutMs: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
+  createdAt: z.string().regex(ISO_TIMESTAMP, "must be an ISO-8601 timestamp").max(40).optional(),
+});
+export type TaskSubmission = z.input<typeof TaskSubmissionSchema>;
+
+/** A submission with its defaults filled in. */
+export interface NormalizedSubmission {
+  id: string;
+  type: TaskType;
+  priority: Priority;
+  input: Record<string, unknown>;
+  inputJson: string;
+  maxDeliveries: number | undefined;
+  timeoutMs: number | undefined;
+  createdAt: string;
+}
+
+/** Validates a submission; throws a zod error listing every problem by field path. */
+export function normalizeSubmission(submission: unknown, now: number = Date.now()): NormalizedSubmission {
+  const parsed = TaskSubmissionSchema.parse(submission);
+  const inputJson = JSON.stringify(parsed.input);
+  return {
+    id: parsed.id ?? randomUUID(),
+    type: parsed.type,
+    priority: parsed.priority as Priority,
+    input: parsed.input,
+    inputJson,
+    maxDeliveries: parsed.maxDeliveries,
+    timeoutMs: parsed.timeoutMs,
+    createdAt: parsed.createdAt ?? new Date(now).toISOString(),
+  };
+}
+
+/** The payload as enqueue.v1.lua stores it (the `payload` field of the task hash). */
+export const StoredPayloadSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  priority: z.int().min(0).max(3),
+  createdAt: z.string().optional(),
+  enqueuedAt: z.number(),
+  maxDeliveries: z.int().optional(),
+  timeoutMs: z.int().optional(),
+  input: z.record(z.string(), z.unknown()),
+});
+export type StoredPayload = z.infer<typeof StoredPayloadSchema>;
+
+/** A task as a worker receives it. */
+export interface Task {
+  agent: AgentType;
+  id: string;
+  type: string;
+  priority: Priority;
+  input: Record<string, unknown>;
+  createdAt: string | undefined;
+  /** When the task entered the queue (producer's clock, ms). */
+  enqueuedAt: number;
+  /** This delivery's number, 1 on the first claim. */
+  deliveries: number;
+  maxDeliveries: number | undefined;
+  timeoutMs: number | undefined;
+}
+
+/** Proof of a claim: the token must accompany ack, fail, renew and release. */
+export interface Lease {
+  agent: AgentType;
+  id: string;
+  token: string;
+}
+
+export type ClaimedTask = Task & { token: string };
