@@ -103,9 +103,11 @@ const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
   "aws:secretsmanager/secret:Secret": (name, inputs) => ({
     arn: `arn:aws:secretsmanager:${text(inputs.region, MOCK_AWS_REGION)}:${MOCK_AWS_ACCOUNT}:secret:${text(inputs.name, name)}-${fakeValue("suffix", name, 6)}`,
   }),
-  "aws:iam/user:User": (name, inputs) => ({
-    arn: `arn:aws:iam::${MOCK_AWS_ACCOUNT}:user${text(inputs.path, "/")}${text(inputs.name, name)}`,
-  }),
+  "aws:iam/user:User": (name, inputs) => {
+    // Auto-named like the engine does: <resource name>-<7 random characters>.
+    const user = text(inputs.name, `${name}-${fakeValue("autoname", name, 7)}`);
+    return { name: user, arn: `arn:aws:iam::${MOCK_AWS_ACCOUNT}:user${text(inputs.path, "/")}${user}` };
+  },
   "aws:iam/accessKey:AccessKey": (name) => ({ secret: `mock-${fakeValue("aws-secret-key", name, 40)}` }),
 };
 
