@@ -1,0 +1,150 @@
+/**
+ * A tiny node:http server for every runtime process: /healthz (liveness), /readyz (readiness
+ * from a callback; 503 once draining), /metrics (the prom-client registry), plus routes that
+ * other modules register (the router's /v1/*, the agent's /v1/execute).
+ *
+ *   const http = createHttpServer({ port: 8080, registry: metrics.registry, ready: () => worker.ready });
+ *   http.route("POST", /^\/v1\/execute$/, async (req, res) => {
+ *     const body = await readJsonBody(req, http.maxBodyBytes);   // 413 / 415 / 400 as HttpError
+ *     sendJson(res, 200, { ok: true });
+ *   });
+ *   await http.listen();  ...  await http.close();
+ *
+ * A handler that throws HttpError answers with its status and `{error, details}`; anything else
+ * is a logged 500. The JSON helpers are the ones the router already uses (router/json.ts),
+ * re-exported here so there is one implementation.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import { HttpError, sendError, sendJson } from "../router/json";
+import { errorFields, logger as defaultLogger, type Logger } from "./log";
+
+export { HttpError, parseBody, readJsonBody, sendError, sendJson } from "../router/json";
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export type RouteHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: string[],
+) => Promise<void> | void;
+
+export interface HttpServerOptions {
+  /** 0 picks a free port (tests). */
+  port: number;
+  host?: string;
+  registry: Registry;
+  /** Readiness: true when this process should receive work. Default: always ready. */
+  ready?: () => boolean | Promise<boolean>;
+  /** Body limit for handlers that read JSON (default 1 MiB). */
+  maxBodyBytes?: number;
+  logger?: Logger;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: RouteHandler;
+}
+
+export class HttpServer {
+  readonly maxBodyBytes: number;
+  private readonly server: Server;
+  private readonly routes: Route[] = [];
+  private readonly log: Logger;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.log = options.logger ?? defaultLogger;
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+    this.route("GET", "/healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
+    this.route("GET", "/readyz", async (_req, res) => {
+      const ready = !this.draining && (await (this.options.ready?.() ?? true));
+      sendJson(res, ready ? 200 : 503, {
+        status: ready ? "ready" : this.draining ? "draining" : "not ready",
+      });
+    });
+    this.route("GET", "/metrics", async (_req, res) => {
+      const body = await this.options.registry.metrics();
+      res.writeHead(200, { "content-type": this.options.registry.contentType });
+      res.end(body);
+    });
+  }
+
+  /** Adds a route; a string pattern matches the path exactly, a RegExp's groups become params. */
+  route(method: string, pattern: string | RegExp, handler: RouteHandler): this {
+    const regex =
+      typeof pattern === "string"
+        ? new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`)
+        : pattern;
+    this.routes.push({ method: method.toUpperCase(), pattern: regex, handler });
+    return this;
+  }
+
+  /** /readyz answers 503 from now on (SIGTERM: let the endpoints drop this pod first). */
+  setDraining(): void {
+    this.draining = true;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.options.port, this.options.host ?? "0.0.0.0", () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    return this.port;
+  }
+
+  get port(): number {
+    const address = this.server.address() as AddressInfo | null;
+    return address?.port ?? 0;
+  }
+
+  /** Stops accepting connections and closes idle ones. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const method = (req.method ?? "GET").toUpperCase();
+    let pathMatched = false;
+    try {
+      for (const route of this.routes) {
+        const match = route.pattern.exec(path);
+        if (!match) continue;
+        pathMatched = true;
+        if (route.method !== method && !(route.method === "GET" && method === "HEAD")) continue;
+        await route.handler(req, res, match.slice(1));
+        return;
+      }
+      if (pathMatched) throw new HttpError(405, `method ${method} is not allowed on ${path}`);
+      throw new HttpError(404, `no route for ${method} ${path}`);
+    } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof HttpError) {
+        sendError(res, error);
+        return;
+      }
+      this.log.error({ ...errorFields(error), method, path }, "request failed");
+      sendJson(res, 500, { error: "internal error; see the server log" });
+    }
+  }
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  return new HttpServer(options);
+}

@@ -1,0 +1,68 @@
+/**
+ * The worker's environment, validated with zod at start-up. A bad value throws EnvError naming
+ * the variable and what is allowed; the process should print it and exit non-zero.
+ */
+import { hostname } from "node:os";
+import { z } from "zod";
+import { AGENT_TYPES } from "../catalog";
+import { parseEnv } from "../lib/env";
+import { LOG_LEVELS } from "../lib/log";
+import { QUEUE_PREFIX_PATTERN } from "../queue/keys";
+
+const int = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number<string>({ error: `must be an integer from ${min} to ${max}` })
+    .int(`must be an integer from ${min} to ${max}`)
+    .min(min, `must be an integer from ${min} to ${max}`)
+    .max(max, `must be an integer from ${min} to ${max}`)
+    .default(fallback);
+
+export const WorkerEnvSchema = z.object({
+  REDIS_URL: z
+    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0" })
+    .default("redis://127.0.0.1:6379/0"),
+  /** Injected from a Secret; used when REDIS_URL carries no password. */
+  REDIS_PASSWORD: z.string().optional(),
+  AGENT_TYPE: z.enum(AGENT_TYPES, {
+    error: (issue) =>
+      issue.input === undefined
+        ? `required: one of ${AGENT_TYPES.join(", ")}`
+        : `must be one of ${AGENT_TYPES.join(", ")}`,
+  }),
+  /** Tasks run at once by this process. */
+  CONCURRENCY: int(1, 1000, 4),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(QUEUE_PREFIX_PATTERN, "must be 1-64 letters, digits, '.', '_', ':' or '-' (no braces)")
+    .default("fleet"),
+  /** Lease length; renewed every LEASE_MS / 3 while a task runs. */
+  LEASE_MS: int(1_000, 600_000, 30_000),
+  /** Deliveries before a task is dead-lettered, unless the task says otherwise. */
+  MAX_DELIVERIES: int(1, 100, 5),
+  /** Time allowed to finish in-flight tasks after SIGTERM; keep it below the pod's grace period. */
+  DRAIN_TIMEOUT_SECONDS: int(0, 3_600, 50),
+  /** Execution timeout of a task that sets no timeoutMs. */
+  TASK_TIMEOUT_MS: int(1, 86_400_000, 600_000),
+  /** How long a finished task's status and result stay readable. */
+  RESULT_TTL_SECONDS: int(1, 90 * 86_400, 86_400),
+  RETRY_BASE_MS: int(1, 3_600_000, 1_000),
+  RETRY_MAX_MS: int(1, 86_400_000, 300_000),
+  /** How often the worker returns expired leases and promotes due retries. */
+  REAP_INTERVAL_MS: int(50, 600_000, 1_000),
+  /** Longest single wait on the wake marker. */
+  BLOCK_TIMEOUT_MS: int(10, 60_000, 5_000),
+  PORT: int(0, 65_535, 8080),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  /** Names this process in logs and on its tasks (default <hostname>-<pid>). */
+  WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,100}$/, "must be 1-100 letters, digits, '.', '_', ':' or '-'")
+    .optional(),
+});
+
+export type WorkerEnv = z.output<typeof WorkerEnvSchema> & { WORKER_ID: string };
+
+export function loadWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const parsed = parseEnv(WorkerEnvSchema, env, { what: "worker", secrets: ["REDIS_PASSWORD", "REDIS_URL"] });
+  return { ...parsed, WORKER_ID: parsed.WORKER_ID ?? `${hostname()}-${process.pid}` };
+}

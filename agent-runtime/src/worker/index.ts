@@ -1,0 +1,3 @@
+export * from "./worker";
+export * from "./env";
+export * from "./shutdown";

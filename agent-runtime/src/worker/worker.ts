@@ -1,0 +1,547 @@
+/**
+ * Worker — consumes one agent's queue with bounded concurrency.
+ *
+ *   const worker = new Worker({ queue, agent: "python", concurrency: 4, execute: (task, signal) => ... });
+ *   worker.start();
+ *   ...
+ *   const summary = await worker.drain(50_000);   // SIGTERM: stop claiming, finish or release
+ *   await worker.close();                         // idempotent; closes the blocking connection
+ *
+ * `execute(task, signal)` returns the task's result (any JSON value). It should honour `signal`:
+ * it aborts on the task's timeout, when the lease is lost, and at the drain deadline. Throwing
+ * retries the task with capped exponential backoff plus jitter until its maxDeliveries, then
+ * dead-letters it; an error with `retryable === false` (e.g. PermanentTaskError, or an executor
+ * error for a 400) fails the task for good.
+ *
+ * How it talks to Redis: one claim per batch of free slots; when nothing is ready it blocks on
+ * the agent's wake marker (BZPOPMIN on its own connection — no polling); every ack/fail carries
+ * the claim of the next task; one renew call per interval covers all in-flight leases; a timer
+ * runs the reaper (expired leases, due retries). drain() stops claiming at once and, at the
+ * deadline, releases unfinished leases back to ready, so nothing is lost and no lease is left.
+ * drain() does not install signal handlers: see handleShutdownSignals() in ./shutdown.
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import type { AgentType } from "../catalog";
+import { errorFields, errorMessage, logger as defaultLogger, type Logger } from "../lib/log";
+import { metrics as defaultMetrics, type RuntimeMetrics, type TaskOutcome } from "../lib/metrics";
+import { DEFAULT_BACKOFF, retryDelayMs, type BackoffOptions } from "../queue/backoff";
+import type { ClaimRequest, TaskQueue } from "../queue/client";
+import { QueueError } from "../queue/errors";
+import type { ClaimedTask, Task } from "../queue/schema";
+
+export type TaskHandler = (task: Task, signal: AbortSignal) => Promise<unknown>;
+
+export interface WorkerHooks {
+  /** A delivery starts. */
+  onStart?(task: Task): void;
+  /** A delivery ended; `outcome` says how. */
+  onFinish?(task: Task, outcome: TaskOutcome, error?: unknown): void;
+}
+
+export interface WorkerOptions {
+  queue: TaskQueue;
+  agent: AgentType;
+  execute: TaskHandler;
+  /** Tasks at once (default 4). */
+  concurrency?: number;
+  /** Lease length (default 30 s); renewed every leaseMs / 3. */
+  leaseMs?: number;
+  /** Timeout for tasks that set none (default 10 min). */
+  taskTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Reaper period (default 1 s, ±20% jitter). */
+  reapIntervalMs?: number;
+  /** Longest single BZPOPMIN (default 5 s). */
+  blockTimeoutMs?: number;
+  workerId?: string;
+  logger?: Logger;
+  metrics?: RuntimeMetrics;
+  hooks?: WorkerHooks;
+}
+
+export interface DrainSummary {
+  /** In-flight tasks that finished (acked or failed) during the drain. */
+  finished: number;
+  /** Unfinished tasks whose leases went back to ready at the deadline. */
+  released: number;
+  /** True when the deadline passed with tasks still running. */
+  timedOut: boolean;
+}
+
+/** Throw this (or any error with `retryable: false`) to fail a task without retrying. */
+export class PermanentTaskError extends Error {
+  readonly retryable = false;
+  override readonly name = "PermanentTaskError";
+}
+
+export class TaskTimeoutError extends Error {
+  override readonly name = "TaskTimeoutError";
+}
+
+class LeaseAbort extends Error {
+  override readonly name = "LeaseAbort";
+}
+
+/** False only for errors that say so (`retryable: false`). */
+export function isRetryable(error: unknown): boolean {
+  return !(typeof error === "object" && error !== null && "retryable" in error && error.retryable === false);
+}
+
+interface Running {
+  task: ClaimedTask;
+  controller: AbortController;
+  startedAt: number;
+  /** Set when the worker gave the lease up (lost, or released at the drain deadline). */
+  abandoned: "lost" | "released" | undefined;
+}
+
+type State = "idle" | "running" | "draining" | "closed";
+
+export class Worker {
+  readonly agent: AgentType;
+  readonly workerId: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  private readonly queue: TaskQueue;
+  private readonly execute: TaskHandler;
+  private readonly taskTimeoutMs: number;
+  private readonly backoff: BackoffOptions;
+  private readonly reapIntervalMs: number;
+  private readonly blockTimeoutMs: number;
+  private readonly log: Logger;
+  private readonly metrics: RuntimeMetrics;
+  private readonly hooks: WorkerHooks;
+
+  private state: State = "idle";
+  private readonly inFlight = new Map<string, Running>();
+  /** Slots promised to claims that have not answered yet. */
+  private reserved = 0;
+  /** A claim came back short: nothing is ready, so block instead of claiming. */
+  private readyEmpty = false;
+  private blocking: Redis | undefined;
+  private loop: Promise<void> | undefined;
+  private slotWaiters: (() => void)[] = [];
+  private renewTimer: NodeJS.Timeout | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
+  private reaping = false;
+  private drainPromise: Promise<DrainSummary> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private finishedWhileDraining = 0;
+  private lastLoopError = 0;
+
+  constructor(options: WorkerOptions) {
+    this.queue = options.queue;
+    this.agent = options.agent;
+    this.execute = options.execute;
+    this.concurrency = options.concurrency ?? 4;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.taskTimeoutMs = options.taskTimeoutMs ?? 600_000;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.reapIntervalMs = options.reapIntervalMs ?? 1_000;
+    this.blockTimeoutMs = options.blockTimeoutMs ?? 5_000;
+    this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
+    this.metrics = options.metrics ?? defaultMetrics;
+    this.hooks = options.hooks ?? {};
+    this.log = (options.logger ?? defaultLogger).child({ agent: this.agent, worker: this.workerId });
+    this.queue.keys(this.agent); // throws for an unknown agent
+    for (const [name, value, min] of [
+      ["concurrency", this.concurrency, 1],
+      ["leaseMs", this.leaseMs, 100],
+      ["taskTimeoutMs", this.taskTimeoutMs, 1],
+      ["reapIntervalMs", this.reapIntervalMs, 10],
+      ["blockTimeoutMs", this.blockTimeoutMs, 10],
+    ] as const) {
+      if (!Number.isInteger(value) || value < min) {
+        throw new RangeError(`Worker ${name} must be an integer >= ${min} (got ${value})`);
+      }
+    }
+  }
+
+  /** True while claiming work (started, not draining). */
+  get ready(): boolean {
+    return this.state === "running";
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  start(): this {
+    if (this.state !== "idle") return this;
+    this.state = "running";
+    this.blocking = this.queue.duplicateConnection();
+    this.blocking.on("error", () => undefined); // reported through the failing command
+    this.renewTimer = setInterval(() => void this.renewAll(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.scheduleReap(0);
+    this.loop = this.claimLoop();
+    this.log.info({ concurrency: this.concurrency, leaseMs: this.leaseMs }, "worker started");
+    return this;
+  }
+
+  /**
+   * Stops claiming at once, waits for in-flight tasks until `timeoutMs`, then releases the
+   * unfinished ones back to ready (aborting their signals). Calling it again returns the same drain.
+   */
+  drain(timeoutMs: number): Promise<DrainSummary> {
+    this.drainPromise ??= this.doDrain(timeoutMs);
+    return this.drainPromise;
+  }
+
+  /** Releases every in-flight lease now (a second SIGTERM), then closes. */
+  async forceStop(): Promise<void> {
+    this.stopClaiming();
+    await this.releaseAll("forced stop");
+    await this.close();
+  }
+
+  /** Drains with no grace (if not drained yet) and closes the blocking connection. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= (async () => {
+      if (this.state !== "idle") await this.drain(0);
+      this.state = "closed";
+      if (this.renewTimer) clearInterval(this.renewTimer);
+      if (this.reapTimer) clearTimeout(this.reapTimer);
+      try {
+        this.blocking?.disconnect();
+      } catch (error) {
+        this.log.debug(errorFields(error), "closing the blocking connection failed");
+      }
+      await this.loop?.catch(() => undefined);
+    })();
+    return this.closePromise;
+  }
+
+  // ------------------------------------------------------------------ claiming
+
+  private get freeSlots(): number {
+    return this.concurrency - this.inFlight.size - this.reserved;
+  }
+
+  private claimRequest(count: number, propagate = false): ClaimRequest {
+    return { count, leaseMs: this.leaseMs, workerId: this.workerId, propagate };
+  }
+
+  private async claimLoop(): Promise<void> {
+    let woken = false;
+    let failures = 0;
+    while (this.state === "running") {
+      const free = this.freeSlots;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+        continue;
+      }
+      try {
+        if (this.readyEmpty && !woken) {
+          woken = await this.queue.waitForWork(this.agent, this.requireBlocking(), this.blockTimeoutMs);
+          // Woken, or timed out: either way look once (a timeout also covers a lost wake-up).
+          this.readyEmpty = false;
+          if (this.state !== "running") {
+            if (woken) await this.queue.wake(this.agent); // pass on the wake-up we will not use
+            break;
+          }
+          continue;
+        }
+        this.reserved += free;
+        try {
+          const tasks = await this.queue.claim(this.agent, this.claimRequest(free, woken));
+          woken = false;
+          failures = 0;
+          if (tasks.length < free) this.readyEmpty = true;
+          await this.startOrRelease(tasks);
+        } finally {
+          this.reserved -= free;
+        }
+      } catch (error) {
+        if (this.state !== "running") break;
+        failures++;
+        this.logLoopError(error);
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private requireBlocking(): Redis {
+    if (!this.blocking) throw new Error("worker not started");
+    return this.blocking;
+  }
+
+  private logLoopError(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastLoopError < 5_000) return;
+    this.lastLoopError = now;
+    this.log.warn(errorFields(error), "claiming failed; retrying (Redis unreachable?)");
+  }
+
+  /**
+   * Starts claimed tasks, or — when a drain began while the claim was in flight — hands them
+   * straight back. Called while the claim's slots are still reserved, so a drain waits for it.
+   */
+  private async startOrRelease(tasks: ClaimedTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    if (this.state === "running") {
+      for (const task of tasks) void this.runTask(task);
+      return;
+    }
+    try {
+      await this.withRetry(() => this.queue.release(this.agent, tasks));
+    } catch (error) {
+      this.log.error(
+        errorFields(error),
+        "releasing tasks claimed during the drain failed; they will be reaped",
+      );
+    }
+  }
+
+  private notifySlot(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  // ------------------------------------------------------------------ running
+
+  private async runTask(task: ClaimedTask): Promise<void> {
+    const key = `${task.id}|${task.token}`;
+    const running: Running = {
+      task,
+      controller: new AbortController(),
+      startedAt: Date.now(),
+      abandoned: undefined,
+    };
+    this.inFlight.set(key, running);
+    const log = this.log.child({ taskId: task.id });
+    this.hooks.onStart?.(task);
+    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
+    const timer = setTimeout(
+      () => running.controller.abort(new TaskTimeoutError(`task timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    let result: unknown;
+    let failure: unknown;
+    let failed = false;
+    try {
+      result = await raceAbort(
+        this.execute(publicTask(task), running.controller.signal),
+        running.controller.signal,
+      );
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      clearTimeout(timer);
+    }
+    const seconds = (Date.now() - running.startedAt) / 1000;
+    this.metrics.taskDuration.observe({ agent_type: this.agent, task_type: task.type }, seconds);
+
+    // The lease was given up while the task ran (lost, or released at the drain deadline).
+    if (running.abandoned !== undefined || !this.inFlight.has(key)) {
+      this.inFlight.delete(key);
+      this.notifySlot();
+      return;
+    }
+    const next = this.state === "running" ? 1 : 0;
+    this.reserved += next;
+    this.inFlight.delete(key);
+    let outcome: TaskOutcome;
+    let claimed: ClaimedTask[];
+    try {
+      if (!failed) {
+        const reply = await this.withRetry(() => this.queue.ack(task, result, this.claimRequest(next)));
+        outcome = reply.acked ? "succeeded" : "lease_lost";
+        claimed = reply.next;
+        if (!reply.acked) log.warn("lease lost before the ack: another worker may have run the task too");
+      } else {
+        const retryable = isRetryable(failure);
+        const reply = await this.withRetry(() =>
+          this.queue.fail(
+            task,
+            {
+              error: errorMessage(failure),
+              retryable,
+              delayMs: retryDelayMs(task.deliveries, this.backoff),
+            },
+            this.claimRequest(next),
+          ),
+        );
+        claimed = reply.next;
+        outcome = reply.outcome === "lease-lost" ? "lease_lost" : reply.outcome;
+        const fields = { ...errorFields(failure), deliveries: task.deliveries, outcome };
+        if (outcome === "dead") log.error(fields, "task dead-lettered");
+        else log.warn(fields, outcome === "retrying" ? "task failed; will retry" : "task failed");
+        if (outcome === "retrying") this.scheduleReap(retryDelayMs(task.deliveries, this.backoff));
+      }
+      if (claimed.length < next) this.readyEmpty = true;
+      await this.startOrRelease(claimed);
+    } catch (error) {
+      // Redis kept failing: the lease will expire and the reaper redelivers the task.
+      outcome = "lease_lost";
+      log.error(
+        errorFields(error),
+        "could not record the outcome; the task will be redelivered after its lease",
+      );
+    } finally {
+      this.reserved -= next;
+    }
+    if (this.state === "draining") this.finishedWhileDraining++;
+    this.metrics.tasksTotal.inc({ agent_type: this.agent, status: outcome });
+    this.hooks.onFinish?.(task, outcome, failure);
+    this.notifySlot();
+  }
+
+  /** Retries a queue call through transient Redis errors (not protocol errors), up to ~10 s. */
+  private async withRetry<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (error instanceof QueueError || attempt >= 8) throw error;
+        await sleep(Math.min(2_000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ leases
+
+  private async renewAll(): Promise<void> {
+    const entries = [...this.inFlight.values()].filter((r) => r.abandoned === undefined);
+    if (entries.length === 0) return;
+    try {
+      const lost = new Set(
+        await this.queue.renew(
+          this.agent,
+          entries.map((r) => r.task),
+          this.leaseMs,
+        ),
+      );
+      for (const running of entries) {
+        if (!lost.has(running.task.id) || running.abandoned !== undefined) continue;
+        running.abandoned = "lost";
+        running.controller.abort(new LeaseAbort("lease lost: the task was reaped and may run elsewhere"));
+        this.metrics.tasksTotal.inc({ agent_type: this.agent, status: "lease_lost" });
+        this.log.warn({ taskId: running.task.id }, "lease lost while running; abandoning the task");
+        this.hooks.onFinish?.(running.task, "lease_lost");
+      }
+    } catch (error) {
+      this.log.warn(errorFields(error), "lease renewal failed; retrying next interval");
+    }
+  }
+
+  private async releaseAll(reason: string): Promise<number> {
+    const entries = [...this.inFlight.values()].filter((r) => r.abandoned === undefined);
+    if (entries.length === 0) return 0;
+    for (const running of entries) {
+      running.abandoned = "released";
+      running.controller.abort(new LeaseAbort(`released: ${reason}`));
+    }
+    let released = 0;
+    try {
+      released = await this.withRetry(() =>
+        this.queue.release(
+          this.agent,
+          entries.map((r) => r.task),
+        ),
+      );
+    } catch (error) {
+      this.log.error(errorFields(error), "releasing leases failed; they will expire and be reaped");
+    }
+    for (const running of entries) {
+      this.metrics.tasksTotal.inc({ agent_type: this.agent, status: "released" });
+      this.hooks.onFinish?.(running.task, "released");
+    }
+    this.log.info({ released, reason }, "leases released back to ready");
+    return released;
+  }
+
+  private scheduleReap(delayMs: number): void {
+    if (this.state === "closed") return;
+    if (this.reapTimer) clearTimeout(this.reapTimer);
+    this.reapTimer = setTimeout(() => void this.reapOnce(), delayMs);
+  }
+
+  private async reapOnce(): Promise<void> {
+    if (this.reaping || this.state === "closed") return;
+    this.reaping = true;
+    let again = false;
+    try {
+      const result = await this.queue.reap(this.agent);
+      if (result.reclaimed + result.deadLettered > 0) {
+        this.log.info(result, "reaper returned expired leases");
+      }
+      again = result.nextDueMs !== undefined && result.nextDueMs <= Date.now();
+    } catch (error) {
+      this.log.debug(errorFields(error), "reaper run failed");
+    } finally {
+      this.reaping = false;
+    }
+    const jitter = 0.8 + Math.random() * 0.4;
+    this.scheduleReap(again ? 0 : Math.round(this.reapIntervalMs * jitter));
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  private stopClaiming(): void {
+    if (this.state === "running" || this.state === "idle") this.state = "draining";
+    // Interrupt a pending BZPOPMIN at once; pass on any wake-up it may have swallowed.
+    if (this.blocking) {
+      this.blocking.disconnect();
+      void this.queue.wake(this.agent).catch(() => undefined);
+    }
+    this.notifySlot();
+  }
+
+  private async doDrain(timeoutMs: number): Promise<DrainSummary> {
+    const started = Date.now();
+    const inFlightAtStart = this.inFlight.size;
+    this.stopClaiming();
+    this.log.info({ inFlight: inFlightAtStart, timeoutMs }, "draining: claiming stopped");
+    const deadline = started + Math.max(0, timeoutMs);
+    while ((this.inFlight.size > 0 || this.reserved > 0) && Date.now() < deadline) {
+      await Promise.race([
+        new Promise<void>((resolve) => this.slotWaiters.push(resolve)),
+        sleep(Math.min(100, Math.max(1, deadline - Date.now()))),
+      ]);
+    }
+    const timedOut = this.inFlight.size > 0;
+    const released = timedOut ? await this.releaseAll("drain deadline reached") : 0;
+    await this.loop?.catch(() => undefined);
+    // Acks still in flight hold reservations; let them land so their outcome is recorded.
+    while (this.reserved > 0) await sleep(5);
+    const summary = { finished: this.finishedWhileDraining, released, timedOut };
+    this.log.info({ ...summary, ms: Date.now() - started }, "drained");
+    return summary;
+  }
+}
+
+function publicTask(task: ClaimedTask): Task {
+  const { token: _token, ...rest } = task;
+  return rest;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Settles with `work`, or rejects with the signal's reason as soon as it aborts. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(toError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(toError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(toError(error));
+      },
+    );
+  });
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(errorMessage(value));
+}
