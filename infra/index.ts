@@ -31,6 +31,9 @@ export {
 } from "./components/agent-pool";
 export * from "./components/agent-pool-spec";
 export * from "./components/fleet-mesh";
+export * from "./components/agent-images";
+export * from "./components/image-registry";
+export * from "./components/secrets-backend";
 export { adapterRules, FleetObservability, type ObservabilityArgs } from "./components/observability";
 export { POOL_LABEL, type KubernetesCluster } from "./components/cluster";
 export {
@@ -58,5 +61,5 @@ export {
   type TaskQueueArgs,
 } from "./components/task-queue";
 export { TaskRouter, validateTaskRouterArgs, type TaskRouterArgs } from "./components/task-router";
-export { deployFleet, fleetArgs, nodePoolScheduling, prebuiltImageRefs, type FleetOutputs } from "./program";
+export { deployFleet, fleetArgs, fleetImages, nodePoolScheduling, type FleetOutputs } from "./program";
 export { agentSettings } from "./settings";

@@ -7,8 +7,11 @@ import type { AgentType } from "../agent-runtime/src/catalog";
 import type { FleetConfig } from "./config";
 import { createCluster } from "./clusters";
 import { AgentFleet, type AgentFleetArgs, type ApiProvider } from "./components/agent-fleet";
+import { AgentImages, prebuiltImages, toFleetImages, type ImageSet } from "./components/agent-images";
 import { POOL_LABEL, type KubernetesCluster } from "./components/cluster";
+import type { RegistrySpec } from "./components/image-registry";
 import { FleetObservability } from "./components/observability";
+import { API_KEYS_SECRET_NAME, SecretsBackend } from "./components/secrets-backend";
 
 export interface FleetOutputs {
   namespace: pulumi.Output<string>;
@@ -49,29 +52,23 @@ export function nodePoolScheduling(config: FleetConfig): AgentFleetArgs["nodePoo
   );
 }
 
-/** Image references for the `prebuilt` source: `<repository>/agent-<type>:<tag>[@digest]`. */
-export function prebuiltImageRefs(
-  images: Extract<FleetConfig["images"], { source: "prebuilt" }>,
-  agents: readonly AgentType[],
-): AgentFleetArgs["images"] {
-  const ref = (image: string, key: AgentType | "router") => {
-    const digest = images.digests[key];
-    return `${images.repository}/${image}:${images.tag}${digest ? `@${digest}` : ""}`;
-  };
-  return {
-    agents: Object.fromEntries(agents.map((a) => [a, ref(`agent-${a}`, a)])),
-    router: ref("router", "router"),
-  };
-}
-
-function fleetImages(config: FleetConfig): AgentFleetArgs["images"] {
+/** The images a stack runs: built and pushed by `pulumi up`, or references to prebuilt ones. */
+export function fleetImages(config: FleetConfig): ImageSet {
   const agents = config.enabledAgents.map((a) => a.name);
-  if (config.images.source === "prebuilt") return prebuiltImageRefs(config.images, agents);
-  throw new pulumi.RunError('images.source "build" is not available yet');
+  const images = config.images;
+  if (images.source === "prebuilt") return prebuiltImages(images, agents);
+  const r = images.registry;
+  const registry: RegistrySpec =
+    r.kind === "external"
+      ? { ...r, password: pulumi.secret(config.secretValues[r.passwordKey] ?? "") }
+      : r.kind === "artifact-registry" && config.cluster.provider === "gke"
+        ? { ...r, project: config.cluster.project }
+        : r;
+  return new AgentImages("images", { agents, registry, platforms: images.platforms, tag: images.tag });
 }
 
 /** The AgentFleet Args a stack's config describes. */
-export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"]): AgentFleetArgs {
+export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs {
   const secret = (key: string) => pulumi.secret(config.secretValues[key] ?? "");
   const q = config.queue;
   const istio = config.mesh.istio;
@@ -83,7 +80,7 @@ export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"])
             config.secrets.apiKeys.map((p: ApiProvider) => [p, secret(`${p}ApiKey`)]),
           ),
         }
-      : { secretName: "llm-api-keys" };
+      : { secretName: API_KEYS_SECRET_NAME };
   const gpuPools =
     config.cluster.provider === "gke"
       ? Object.entries(config.cluster.nodePools)
@@ -97,7 +94,8 @@ export function fleetArgs(config: FleetConfig, images: AgentFleetArgs["images"])
       config.autoscaling.mode === "hpa"
         ? { mode: "hpa", behavior: config.autoscaling.behavior, gpuPools }
         : { mode: "fixed" },
-    images,
+    images: toFleetImages(images.refs),
+    ...(images.pullCredentials ? { imagePullCredentials: images.pullCredentials } : {}),
     nodePools: nodePoolScheduling(config),
     queue:
       q.mode === "managed"
@@ -162,6 +160,25 @@ export function deployFleet(
   const fleet = new AgentFleet("fleet", fleetArgs(config, fleetImages(config)), {
     provider: cluster.provider,
   });
+  const secrets = config.secrets;
+  if (secrets.backend === "aws-secrets-manager" && secrets.apiKeys.length > 0) {
+    // AgentFleet's pods reference `llm-api-keys`; the External Secrets Operator fills it.
+    new SecretsBackend(
+      "secrets",
+      {
+        namespace: fleet.namespace,
+        providers: secrets.apiKeys,
+        backend: {
+          kind: "aws-secrets-manager",
+          region: secrets.region,
+          secretPrefix: secrets.secretPrefix,
+          refreshInterval: secrets.refreshInterval,
+          installOperator: secrets.installOperator,
+        },
+      },
+      { provider: cluster.provider },
+    );
+  }
   return {
     namespace: fleet.namespace,
     routerUrl: fleet.routerUrl,

@@ -11,20 +11,16 @@ import {
   type MeshCircuitBreaker,
   type MeshRetries,
 } from "./fleet-mesh";
+import { API_KEY_ENV, type ApiProvider } from "./api-keys";
 import { FleetNetworkPolicies } from "./network-policies";
+import { SecretsBackend } from "./secrets-backend";
 import { fleetLabels } from "./pod-security";
 import { TaskQueue, type TaskQueueArgs } from "./task-queue";
 import { TaskRouter, type TaskRouterArgs } from "./task-router";
 
 type Toleration = k8s.types.input.core.v1.Toleration;
 type Resources = { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
-export type ApiProvider = "openai" | "anthropic";
-
-/** The env var the runtime reads each provider's key from, and the key in the `llm-api-keys` Secret. */
-export const API_KEY_ENV: Record<ApiProvider, string> = {
-  openai: "OPENAI_API_KEY",
-  anthropic: "ANTHROPIC_API_KEY",
-};
+export { API_KEY_ENV, type ApiProvider };
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -183,22 +179,12 @@ export class AgentFleet extends pulumi.ComponentResource {
 
     let apiKeySecret: pulumi.Input<string> | undefined;
     if (args.apiKeys && "values" in args.apiKeys && Object.keys(args.apiKeys.values).length > 0) {
-      const data: Record<string, pulumi.Input<string>> = {};
-      for (const [provider, value] of Object.entries(args.apiKeys.values) as [
-        ApiProvider,
-        pulumi.Input<string>,
-      ][]) {
-        data[API_KEY_ENV[provider]] = pulumi.secret(value);
-      }
-      apiKeySecret = new k8s.core.v1.Secret(
+      const values = args.apiKeys.values;
+      apiKeySecret = new SecretsBackend(
         `${name}-api-keys`,
-        {
-          metadata: { name: "llm-api-keys", namespace, labels: fleetLabels("secrets") },
-          type: "Opaque",
-          stringData: data,
-        },
+        { namespace, providers: Object.keys(values) as ApiProvider[], backend: { kind: "pulumi", values } },
         child,
-      ).metadata.name;
+      ).secretName;
     } else if (args.apiKeys && "secretName" in args.apiKeys) {
       apiKeySecret = args.apiKeys.secretName;
     }

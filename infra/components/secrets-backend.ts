@@ -9,7 +9,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { API_KEY_ENV, type ApiProvider } from "./agent-fleet";
+import { API_KEY_ENV, type ApiProvider } from "./api-keys";
 import { fleetLabels } from "./pod-security";
 
 /** The Secret both backends produce. */
