@@ -55,6 +55,18 @@ describe("namespace-pod-security-restricted", () => {
     });
   });
 
+  it.each(["istio-system", "monitoring"])(
+    "exempts the %s namespace (third-party charts) by default",
+    async (name) => {
+      const ns = { metadata: { name, labels: { "app.kubernetes.io/part-of": "agent-fleet" } } };
+      const outcome = await runResourcePolicy(namespacePodSecurity(), fixture(TYPES.Namespace, name, ns));
+      expect(outcome).toEqual({
+        violations: [],
+        notApplicable: `Namespace ${name} is exempt (policy config exempt: "Namespace ${name}")`,
+      });
+    },
+  );
+
   it("is not applicable to other kinds", async () => {
     const outcome = await runResourcePolicy(
       namespacePodSecurity(),

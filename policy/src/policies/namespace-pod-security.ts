@@ -1,13 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import { validateResourceOfType, type EnforcementLevel, type ResourceValidationPolicy } from "@pulumi/policy";
-import { NFS_NAMESPACE } from "../lib/exemptions";
+import { NFS_NAMESPACE, THIRD_PARTY_NAMESPACES } from "../lib/exemptions";
 import { clusterRef, exemptSchema, skipIfExempt } from "../lib/refs";
 
 const ENFORCE_LABEL = "pod-security.kubernetes.io/enforce";
 
 /** Namespaces the stack creates enforce the `restricted` Pod Security Standard. */
 export function namespacePodSecurity(level: EnforcementLevel = "mandatory"): ResourceValidationPolicy {
-  const exempt = [NFS_NAMESPACE];
+  const exempt = [NFS_NAMESPACE, ...THIRD_PARTY_NAMESPACES];
   return {
     name: "namespace-pod-security-restricted",
     description: `Namespaces the stack creates carry the label ${ENFORCE_LABEL}: restricted.`,
