@@ -1,8 +1,21 @@
 /** The cluster backend a stack asks for, chosen by the config's discriminated union (never by name). */
 import * as pulumi from "@pulumi/pulumi";
-import type { FleetConfig } from "./config";
+import { SECRET_PLACEHOLDER, type FleetConfig } from "./config";
 import type { KubernetesCluster } from "./components/cluster";
 import { ExistingCluster } from "./components/existing-cluster";
+import { GkeCluster } from "./components/gke-cluster";
+import { HetznerK3sCluster } from "./components/hetzner-k3s-cluster";
+
+/**
+ * The hcloud provider's own token (`pulumi config set --secret hcloud:token <token>`) is also what
+ * the in-cluster controllers (CCM, CSI driver, cluster autoscaler) use; one token, one place.
+ * Offline evaluations (the renderer, tests: no engine) get a placeholder, as stack secrets do.
+ */
+export function hcloudToken(): pulumi.Output<string> {
+  const config = new pulumi.Config("hcloud");
+  if (!pulumi.runtime.hasEngine()) return config.getSecret("token") ?? pulumi.secret(SECRET_PLACEHOLDER);
+  return config.requireSecret("token");
+}
 
 export function createCluster(config: FleetConfig): KubernetesCluster {
   const c = config.cluster;
@@ -12,8 +25,17 @@ export function createCluster(config: FleetConfig): KubernetesCluster {
         ...(c.kubeconfig !== undefined ? { kubeconfigPath: c.kubeconfig } : {}),
         ...(c.context !== undefined ? { context: c.context } : {}),
       });
-    case "gke":
-    case "hetzner-k3s":
-      throw new pulumi.RunError(`cluster.provider "${c.provider}" is not available yet`);
+    case "gke": {
+      const { provider: _provider, ...args } = c;
+      return new GkeCluster("cluster", args);
+    }
+    case "hetzner-k3s": {
+      const { provider: _provider, ...args } = c;
+      return new HetznerK3sCluster("cluster", {
+        ...args,
+        clusterName: `agent-fleet-${pulumi.getStack()}`,
+        hcloudToken: hcloudToken(),
+      });
+    }
   }
 }

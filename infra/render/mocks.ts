@@ -80,6 +80,12 @@ const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
     endpoint: "203.0.113.10",
     masterAuth: { clusterCaCertificate: Buffer.from(`mock-ca-${name}`).toString("base64") },
   }),
+  "tls:index/certRequest:CertRequest": (name) => ({
+    certRequestPem: `-----BEGIN MOCK CERTIFICATE REQUEST-----\n${fakeValue("csr", name)}\n-----END MOCK CERTIFICATE REQUEST-----\n`,
+  }),
+  "hcloud:index/primaryIp:PrimaryIp": (name) => ({
+    ipAddress: `203.0.113.${(parseInt(fakeValue("ip", name, 2), 16) % 200) + 30}`,
+  }),
   "hcloud:index/server:Server": (name) => ({
     ipv4Address: "203.0.113.20",
     ipv6Address: "2001:db8::20",

@@ -1,0 +1,87 @@
+/** Helpers for the cluster backend tests: run a program under recording mocks and query what it registered. */
+import { parse } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordingMocks, type RecordedResource } from "../../../infra/render/mocks";
+
+/**
+ * RecordingMocks whose hcloud resources get numeric IDs (as the real API returns), so a test can
+ * check that a server's firewallIds / networkId point at the right resource.
+ */
+export class NumericIdMocks extends RecordingMocks {
+  readonly ids = new Map<string, string>();
+  private next = 1000;
+
+  override newResource(args: pulumi.runtime.MockResourceArgs): {
+    id: string;
+    state: Record<string, unknown>;
+  } {
+    const result = super.newResource(args);
+    if (!args.type.startsWith("hcloud:")) return result;
+    const id = String(this.next++);
+    this.ids.set(args.name, id);
+    return { ...result, id };
+  }
+
+  idOf(name: string): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new Error(`no hcloud resource named ${name}`);
+    return Number(id);
+  }
+}
+
+/** Runs `program` as a stack under fresh mocks; resolves once every registration has finished. */
+export async function runProgram<T>(
+  stack: string,
+  program: () => T,
+): Promise<{ mocks: NumericIdMocks; result: T }> {
+  const mocks = new NumericIdMocks();
+  await pulumi.runtime.setMocks(mocks, "agent-fleet", stack, false);
+  let result: T | undefined;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    result = program();
+    return {};
+  });
+  await pulumi.runtime.disconnect();
+  return { mocks, result: result as T };
+}
+
+export function ofType(mocks: RecordingMocks, type: string): RecordedResource[] {
+  return mocks.resources.filter((r) => r.type === type);
+}
+
+export function named(mocks: RecordingMocks, type: string, name: string): RecordedResource {
+  const found = mocks.resources.find((r) => r.type === type && r.name === name);
+  if (!found) {
+    const have = ofType(mocks, type).map((r) => r.name);
+    throw new Error(`no ${type} named ${name}; have ${have.join(", ")}`);
+  }
+  return found;
+}
+
+/** Resolves an Output and whether it is secret. */
+export async function valueAndSecrecy<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  const value = await new Promise<T>((resolve) => output.apply(resolve));
+  return { value, secret: await pulumi.isSecret(output) };
+}
+
+export interface CloudConfig {
+  write_files: { path: string; content: string; permissions: string }[];
+  runcmd: string[][];
+}
+
+/** Parses `#cloud-config` user data. */
+export function parseCloudInit(userData: unknown): CloudConfig {
+  if (typeof userData !== "string" || !userData.startsWith("#cloud-config\n")) {
+    throw new Error(`not a #cloud-config document: ${String(userData).slice(0, 40)}`);
+  }
+  return parse(userData) as CloudConfig;
+}
+
+export function fileIn(init: CloudConfig, path: string): { content: string; permissions: string } {
+  const file = init.write_files.find((f) => f.path === path);
+  if (!file)
+    throw new Error(
+      `cloud-init writes no ${path}; it writes ${init.write_files.map((f) => f.path).join(", ")}`,
+    );
+  return file;
+}
