@@ -110,7 +110,10 @@ export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs
     ...(m.backend && m.loaderImage && m.sidecar.image
       ? {
           models: {
-            backend: m.backend,
+            backend:
+              m.backend.kind === "hcloud-nfs" && config.cluster.provider === "hetzner-k3s"
+                ? { ...m.backend, clientCidrs: [config.cluster.network.cidr] }
+                : m.backend,
             size: m.size,
             files: m.files,
             loaderImage: m.loaderImage,

@@ -143,7 +143,17 @@ export class FleetMesh extends pulumi.ComponentResource {
       const version = args.install.version ?? ISTIO_CHART_VERSION;
       const ns = new k8s.core.v1.Namespace(
         `${name}-istio-system`,
-        { metadata: { name: "istio-system", labels } },
+        {
+          metadata: {
+            name: "istio-system",
+            // istiod's CNI-less sidecar injection needs more than `restricted`; say so explicitly.
+            labels: {
+              ...labels,
+              "pod-security.kubernetes.io/enforce": "privileged",
+              "pod-security.kubernetes.io/warn": "restricted",
+            },
+          },
+        },
         { parent: this },
       );
       const base = new k8s.helm.v3.Release(

@@ -20,7 +20,13 @@ export type ModelBackend =
   | { kind: "filestore"; tier: "BASIC_HDD" | "BASIC_SSD" | "ZONAL"; network?: pulumi.Input<string> }
   | { kind: "hyperdisk-ml"; throughputMibps: number }
   | { kind: "gcs-fuse"; bucket: string }
-  | { kind: "hcloud-nfs"; volumeStorageClass?: string; nfsImage?: string };
+  | {
+      kind: "hcloud-nfs";
+      volumeStorageClass?: string;
+      nfsImage?: string;
+      /** Node addresses allowed to mount the export (the cluster's private network). Default 10.0.0.0/8. */
+      clientCidrs?: string[];
+    };
 
 export interface ModelStoreArgs {
   namespace: pulumi.Input<string>;
@@ -400,6 +406,32 @@ export class ModelStore extends pulumi.ComponentResource {
       {
         metadata: { name: "models-nfs", namespace, labels },
         spec: { selector, ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.name })) },
+      },
+      child,
+    );
+    // Only nodes (kubelets mount NFS from the host network) may reach the export; nothing else.
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-nfs-deny`,
+      {
+        metadata: { name: "default-deny", namespace, labels },
+        spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+      },
+      child,
+    );
+    new k8s.networking.v1.NetworkPolicy(
+      `${name}-nfs-clients`,
+      {
+        metadata: { name: "allow-nfs-from-nodes", namespace, labels },
+        spec: {
+          podSelector: { matchLabels: selector },
+          policyTypes: ["Ingress"],
+          ingress: [
+            {
+              from: (b.clientCidrs ?? ["10.0.0.0/8"]).map((cidr) => ({ ipBlock: { cidr } })),
+              ports: ports.map((p) => ({ protocol: "TCP", port: p.port })),
+            },
+          ],
+        },
       },
       child,
     );

@@ -54,7 +54,17 @@ export class FleetObservability extends pulumi.ComponentResource {
     const namespaceName = args.namespace ?? "monitoring";
     const ns = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: namespaceName, labels: fleetLabels("monitoring") } },
+      {
+        metadata: {
+          name: namespaceName,
+          // node-exporter style charts need host access; label the level explicitly and warn on more.
+          labels: {
+            ...fleetLabels("monitoring"),
+            "pod-security.kubernetes.io/enforce": "privileged",
+            "pod-security.kubernetes.io/warn": "restricted",
+          },
+        },
+      },
       { parent: this },
     );
     const deps: pulumi.Resource[] = [];
