@@ -130,3 +130,39 @@ export function spawnScript(scriptPath: string, options: SpawnScriptOptions = {}
   });
   return new ScriptProcess(child, options.echoStderr ?? process.env.FLEET_TEST_VERBOSE === "1");
 }
+
+/** The worker fixture (support/fixtures/worker.ts). */
+export const WORKER_FIXTURE = path.join(__dirname, "fixtures", "worker.ts");
+
+export interface WorkerFixtureOptions {
+  redisUrl: string;
+  agent: string;
+  concurrency?: number;
+  leaseMs?: number;
+  maxDeliveries?: number;
+  drainTimeoutSeconds?: number;
+  prefix?: string;
+  /** Any other worker variables (RETRY_BASE_MS, REAP_INTERVAL_MS, ...). */
+  env?: Record<string, string>;
+}
+
+/** Starts a worker child process and waits for its "ready" event. */
+export async function startWorkerProcess(options: WorkerFixtureOptions): Promise<ScriptProcess> {
+  const child = spawnScript(WORKER_FIXTURE, {
+    env: {
+      REDIS_URL: options.redisUrl,
+      AGENT_TYPE: options.agent,
+      CONCURRENCY: String(options.concurrency ?? 4),
+      LEASE_MS: String(options.leaseMs ?? 30_000),
+      MAX_DELIVERIES: String(options.maxDeliveries ?? 5),
+      DRAIN_TIMEOUT_SECONDS: String(options.drainTimeoutSeconds ?? 10),
+      QUEUE_PREFIX: options.prefix ?? "fleet",
+      LOG_LEVEL: process.env.FLEET_TEST_VERBOSE === "1" ? "info" : "error",
+      ...options.env,
+    },
+  });
+  await child.waitForEvent((e) => e.event === "ready" || e.event === "fatal", 30_000);
+  const fatal = child.events.find((e) => e.event === "fatal");
+  if (fatal) throw new Error(`worker fixture failed to start: ${String(fatal.message)}`);
+  return child;
+}

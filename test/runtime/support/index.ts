@@ -1,3 +1,4 @@
 export * from "./wait";
 export * from "./redis-server";
 export * from "./child-process";
+export * from "./queue";
