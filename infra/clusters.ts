@@ -27,7 +27,7 @@ export function createCluster(config: FleetConfig): KubernetesCluster {
       });
     case "gke": {
       const { provider: _provider, ...args } = c;
-      return new GkeCluster("cluster", args);
+      return new GkeCluster("cluster", { ...args, clusterName: `agent-fleet-${pulumi.getStack()}` });
     }
     case "hetzner-k3s": {
       const { provider: _provider, ...args } = c;

@@ -39,6 +39,8 @@ export interface GkeNodePoolArgs {
 
 export interface GkeClusterArgs {
   project: string;
+  /** GKE cluster name (1-40 characters: lowercase letters, digits, '-'). Default: Pulumi's auto-name. */
+  clusterName?: string;
   region: string;
   /** A zonal cluster in this zone (of `region`) instead of a regional one. */
   zone?: string;
@@ -74,6 +76,11 @@ const GKE_EFFECT: Record<TaintEffect, string> = {
 export function validateGkeClusterArgs(args: GkeClusterArgs, name = "cluster"): void {
   const p: string[] = [];
   if (!args.project.trim()) p.push("project: must not be empty");
+  if (args.clusterName !== undefined && !/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/.test(args.clusterName)) {
+    p.push(
+      `clusterName: expected 1-40 lowercase letters, digits and '-', starting with a letter (got "${args.clusterName}")`,
+    );
+  }
   if (args.zone !== undefined && !args.zone.startsWith(`${args.region}-`)) {
     p.push(`zone: "${args.zone}" is not a zone of region ${args.region}`);
   }
@@ -256,6 +263,7 @@ export class GkeCluster extends pulumi.ComponentResource implements KubernetesCl
       `${name}-cluster`,
       {
         project,
+        ...(args.clusterName !== undefined ? { name: args.clusterName } : {}),
         location,
         ...(args.nodeLocations ? { nodeLocations: args.nodeLocations } : {}),
         network: network.id,

@@ -86,6 +86,9 @@ const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
   "hcloud:index/primaryIp:PrimaryIp": (name) => ({
     ipAddress: `203.0.113.${(parseInt(fakeValue("ip", name, 2), 16) % 200) + 30}`,
   }),
+  "gcp:serviceaccount/account:Account": (_name, inputs) => ({
+    email: `${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com`,
+  }),
   "hcloud:index/server:Server": (name) => ({
     ipv4Address: "203.0.113.20",
     ipv6Address: "2001:db8::20",
