@@ -498,13 +498,17 @@ export class TaskQueue {
 
 /** An ioredis client for the queue: commands wait through a Redis restart instead of failing. */
 export function createRedis(url: string, password?: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  const redis = new Redis(url, {
     maxRetriesPerRequest: null,
     ...(password !== undefined && password !== "" && !/^rediss?:\/\/[^@/]*:[^@/]+@/.test(url)
       ? { password }
       : {}),
     ...options,
   });
+  // Connection errors surface through the commands that wait on them; without a listener,
+  // ioredis would also print each reconnect attempt as an "Unhandled error event".
+  redis.on("error", () => undefined);
+  return redis;
 }
 
 function invalidFromZod(error: ZodError): InvalidTaskError {

@@ -36,7 +36,7 @@ export const WorkerEnvSchema = z.object({
     .regex(QUEUE_PREFIX_PATTERN, "must be 1-64 letters, digits, '.', '_', ':' or '-' (no braces)")
     .default("fleet"),
   /** Lease length; renewed every LEASE_MS / 3 while a task runs. */
-  LEASE_MS: int(1_000, 600_000, 30_000),
+  LEASE_MS: int(100, 600_000, 30_000),
   /** Deliveries before a task is dead-lettered, unless the task says otherwise. */
   MAX_DELIVERIES: int(1, 100, 5),
   /** Time allowed to finish in-flight tasks after SIGTERM; keep it below the pod's grace period. */

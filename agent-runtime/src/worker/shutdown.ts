@@ -29,10 +29,12 @@ export function handleShutdownSignals(handlers: ShutdownHandlers): () => void {
     if (received === 1) {
       log.info({ signal }, "shutting down gracefully; send the signal again to force");
       handlers.graceful().then(
-        () => exit(0),
+        () => {
+          if (received === 1) exit(0); // once forced, the forced path decides the exit
+        },
         (error: unknown) => {
           log.error(errorFields(error), "graceful shutdown failed");
-          exit(1);
+          if (received === 1) exit(1);
         },
       );
       return;
