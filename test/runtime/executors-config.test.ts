@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AGENT_TYPES } from "../../agent-runtime/src/catalog";
 import { ExecutorConfigError, resolveExecutorSettings } from "../../agent-runtime/src/executors";
 import { backoffMs, parseRetryAfter } from "../../agent-runtime/src/executors/http";
+import { EnvError } from "../../agent-runtime/src/lib/env";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "agent-profile-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -91,10 +92,27 @@ describe("executor environment", () => {
     });
   });
 
-  it("names every bad variable and its value", () => {
-    const message = configError(() =>
-      resolveExecutorSettings("python", { EXECUTOR: "gpt", LLM_TIMEOUT_MS: "soon", LLM_BASE_URL: "ftp://x" }),
-    );
+  it("names every bad variable and its value, hiding keys", () => {
+    let message = "";
+    try {
+      resolveExecutorSettings("python", {
+        EXECUTOR: "gpt",
+        LLM_TIMEOUT_MS: "soon",
+        LLM_BASE_URL: "ftp://x",
+        LLM_API_KEY: "sk-secret",
+        LLM_TEMPERATURE: "hot",
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(EnvError);
+      expect((error as EnvError).variables).toEqual([
+        "EXECUTOR",
+        "LLM_BASE_URL",
+        "LLM_TEMPERATURE",
+        "LLM_TIMEOUT_MS",
+      ]);
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain("sk-secret");
     expect(message).toMatch(/^invalid executor environment:/);
     expect(message).toContain('EXECUTOR="gpt"');
     expect(message).toContain('LLM_TIMEOUT_MS="soon"');

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { AgentType } from "../catalog";
+import { parseEnv } from "../lib/env";
 import { ExecutorConfigError } from "./errors";
 import type { RetryPolicy } from "./http";
 
@@ -37,7 +38,7 @@ export type AgentProfile = z.infer<typeof AgentProfileSchema>;
 const optionalInt = (min: number, max: number) =>
   z.coerce.number<string>().int("must be an integer").min(min).max(max).optional();
 
-/** The executor's environment. Empty strings count as unset (Kubernetes renders unset values so). */
+/** The executor's environment (parsed by lib/env: empty strings count as unset). */
 export const ExecutorEnvSchema = z.object({
   EXECUTOR: z.enum(EXECUTOR_KINDS).optional(),
   LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -76,23 +77,12 @@ export interface ExecutorSettings {
 export const DEFAULT_TIMEOUT_MS = 120_000;
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 30_000 };
 
-/** Parse the executor variables out of an environment; the error lists every bad variable. */
+/** Parse the executor variables out of an environment; the EnvError lists every bad variable. */
 export function parseExecutorEnv(env: NodeJS.ProcessEnv): ExecutorEnv {
-  const cleaned = Object.fromEntries(
-    Object.keys(ExecutorEnvSchema.shape).flatMap((key) => {
-      const value = env[key];
-      return value === undefined || value.trim() === "" ? [] : [[key, value.trim()]];
-    }),
-  );
-  const parsed = ExecutorEnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0] ?? "?");
-      return `  ${key}=${JSON.stringify(cleaned[key] ?? "")}: ${issue.message}`;
-    });
-    throw new ExecutorConfigError(`invalid executor environment:\n${lines.join("\n")}`);
-  }
-  return parsed.data;
+  return parseEnv(ExecutorEnvSchema, env, {
+    what: "executor",
+    secrets: ["LLM_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
+  });
 }
 
 /**

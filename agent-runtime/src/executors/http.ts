@@ -8,6 +8,7 @@
  * worker's task-level retry decides whether to spend it again.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
+import { retryDelayMs } from "../queue/backoff";
 import { ExecutorError } from "./errors";
 
 export interface RetryPolicy {
@@ -143,10 +144,9 @@ export async function postJson(req: PostJsonRequest): Promise<PostJsonResponse> 
   }
 }
 
-/** Capped exponential backoff with "equal jitter": half fixed, half random, never zero. */
+/** The queue's retry formula (capped exponential, equal jitter), applied to HTTP attempts. */
 export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return retryDelayMs(attempt, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs }, random);
 }
 
 /**

@@ -1,0 +1,100 @@
+/**
+ * The autoscaling gauges, read from Redis when Prometheus scrapes (their `collect` hooks), so an
+ * idle router costs Redis nothing and a scrape never shows stale numbers. One scrape makes one
+ * stats.v1 call per agent however many gauges ask. `agent_queue_backlog` is the HPA's External
+ * metric: infra/components/agent-pool-spec.ts (BACKLOG_METRIC) selects it by this name and the
+ * agent_type label.
+ */
+import { Gauge, type Registry } from "prom-client";
+import type { AgentQueueStats } from "../queue/client";
+
+export const BACKLOG_METRIC = "agent_queue_backlog";
+export const DEPTH_METRIC = "agent_queue_depth";
+const PRIORITIES = ["P0", "P1", "P2", "P3"] as const;
+
+export class QueueGauges {
+  private readonly backlog: Gauge<"agent_type">;
+  private readonly ready: Gauge<"agent_type" | "priority">;
+  private readonly oldest: Gauge<"agent_type">;
+  private readonly depth: Gauge<"agent_type">;
+  private readonly inFlight: Gauge<"agent_type">;
+  private readonly delayed: Gauge<"agent_type">;
+  private readonly dead: Gauge<"agent_type">;
+  private pending: Promise<AgentQueueStats[]> | undefined;
+
+  /**
+   * `fetch` reads every agent's statistics (TaskQueue.statsAll). A scrape while Redis is down
+   * keeps the last values and reports the error to `onScrapeError`: failing the whole scrape
+   * would also drop the process metrics, and the HPA holds its size on stale backlog anyway.
+   */
+  constructor(
+    registry: Registry,
+    private readonly fetch: () => Promise<AgentQueueStats[]>,
+    onScrapeError: (error: unknown) => void = () => undefined,
+  ) {
+    // Every gauge's hook runs on each scrape; they share one refresh and one error report.
+    let scraping: Promise<void> | undefined;
+    const collect = () =>
+      (scraping ??= this.refresh()
+        .then(() => undefined, onScrapeError)
+        .finally(() => {
+          scraping = undefined;
+        }));
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers: [registry], collect });
+    this.backlog = gauge(BACKLOG_METRIC, "Ready + in-flight tasks per agent: the HPA's scaling signal.", [
+      "agent_type",
+    ]);
+    this.ready = gauge("agent_queue_ready", "Ready tasks per agent and priority band (P0 highest).", [
+      "agent_type",
+      "priority",
+    ]);
+    this.oldest = gauge(
+      "agent_queue_oldest_age_seconds",
+      "Seconds the oldest ready task of an agent has waited (0 when none is ready).",
+      ["agent_type"],
+    );
+    this.inFlight = gauge("agent_queue_in_flight", "Tasks leased to a worker, per agent.", ["agent_type"]);
+    this.delayed = gauge("agent_queue_delayed", "Tasks waiting out a retry backoff, per agent.", [
+      "agent_type",
+    ]);
+    this.dead = gauge("agent_queue_dead", "Tasks in the dead-letter set, per agent.", ["agent_type"]);
+    // lib/metrics.ts defines agent_queue_depth; the router keeps it current. prom-client reads a
+    // gauge's `collect` at scrape time, so hooking the existing gauge refreshes it like the others.
+    const depth = registry.getSingleMetric(DEPTH_METRIC);
+    if (depth instanceof Gauge) {
+      const hooked = depth as Gauge<"agent_type"> & { collect?: () => Promise<void> };
+      hooked.collect ??= collect;
+      this.depth = hooked;
+    } else {
+      this.depth = gauge(DEPTH_METRIC, "Tasks waiting to run per agent (ready, all priorities).", [
+        "agent_type",
+      ]);
+    }
+  }
+
+  /** Fresh statistics for every agent (sharing a fetch already under way), written to the gauges. */
+  refresh(): Promise<AgentQueueStats[]> {
+    this.pending ??= this.fetch()
+      .then((stats) => {
+        for (const s of stats) this.set(s);
+        return stats;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
+    return this.pending;
+  }
+
+  private set(s: AgentQueueStats): void {
+    const agent_type = s.agent;
+    const ready = PRIORITIES.reduce((sum, p) => sum + s.ready[p], 0);
+    for (const priority of PRIORITIES) this.ready.set({ agent_type, priority }, s.ready[priority]);
+    this.backlog.set({ agent_type }, ready + s.inFlight);
+    this.depth.set({ agent_type }, ready);
+    this.oldest.set({ agent_type }, s.oldestReadyAgeSeconds ?? 0);
+    this.inFlight.set({ agent_type }, s.inFlight);
+    this.delayed.set({ agent_type }, s.delayed);
+    this.dead.set({ agent_type }, s.dead);
+  }
+}
