@@ -1,16 +1,21 @@
 /** What `pulumi up` runs (Pulumi.yaml `main:`): read the stack config once, deploy the fleet. */
 import * as pulumi from "@pulumi/pulumi";
 import { fromEngineConfig, resolveStackConfig, StackConfigError } from "./config";
+import { assertCapacity, CapacityError } from "./cost/capacity";
 import { deployFleet } from "./program";
 
 function loadConfig() {
   try {
-    return resolveStackConfig(
+    const config = resolveStackConfig(
       fromEngineConfig(pulumi.getStack(), pulumi.runtime.allConfig(), process.env.PULUMI_CONFIG_SECRET_KEYS),
     );
+    // Preview and up stop here when an agent's max scale cannot fit its pool's max nodes.
+    assertCapacity(config);
+    return config;
   } catch (err) {
     // A RunError prints its message without a stack trace: the message is the whole story.
-    if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
+    if (err instanceof StackConfigError || err instanceof CapacityError)
+      throw new pulumi.RunError(err.message);
     throw err;
   }
 }

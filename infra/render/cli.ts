@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { StackConfigError } from "../config";
+import { CapacityError } from "../cost/capacity";
 import { renderStack, writeRender } from "./render";
 import { agentSummary } from "./summary";
 
@@ -56,7 +57,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof StackConfigError) {
+    if (err instanceof StackConfigError || err instanceof CapacityError) {
       console.error(err.message);
       process.exit(1);
     }

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { readStackFile, resolveStackConfig, type FleetConfig } from "../config";
+import { assertCapacity } from "../cost/capacity";
 import { deployFleet } from "../program";
 import { installMocks, type RecordedResource } from "./mocks";
 
@@ -114,6 +115,8 @@ export async function renderStack(stackFilePath: string): Promise<RenderResult> 
 
 /** Evaluates the program for an already-resolved config under fresh recording mocks. */
 export async function renderConfig(config: FleetConfig, stack: string): Promise<RenderResult> {
+  // The same capacity gate as `pulumi preview`: fail before anything is evaluated.
+  assertCapacity(config);
   const mocks = await installMocks(stack);
   // runInPulumiStack waits until every registration the program started has finished.
   await pulumi.runtime.runInPulumiStack(async () => {

@@ -196,14 +196,14 @@ describe("autoscaling", () => {
   it("an edit of agents.python.maxReplicas changes exactly that HPA", async () => {
     const before = await render("prod");
     const after = await renderStackConfig("prod", (v) => {
-      v.agents = { python: { maxReplicas: 20 } };
+      v.agents = { python: { maxReplicas: 12 } };
     });
     expect(after.objects.map((o) => o.file)).toEqual(before.objects.map((o) => o.file));
     const changed = after.objects.filter(
       (o, i) => JSON.stringify(o.manifest) !== JSON.stringify(before.objects[i]?.manifest),
     );
     expect(changed.map((o) => o.file)).toEqual(["agent-fleet/horizontalpodautoscaler-agent-python.yaml"]);
-    expect(changed[0]?.manifest).toMatchObject({ spec: { maxReplicas: 20 } });
+    expect(changed[0]?.manifest).toMatchObject({ spec: { maxReplicas: 12 } });
   });
 });
 
@@ -363,5 +363,15 @@ describe("mesh", () => {
         },
       },
     });
+  });
+});
+
+describe("capacity", () => {
+  it("render fails with a clear message when an agent's max scale cannot fit its pool", async () => {
+    await expect(
+      renderStackConfig("prod", (v) => {
+        v.agents = { python: { maxReplicas: 60 } };
+      }),
+    ).rejects.toThrow(/capacity check failed:[\s\S]*python/);
   });
 });
