@@ -1,7 +1,9 @@
 /** Helpers for the cluster backend tests: run a program under recording mocks and query what it registered. */
 import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordingMocks, type RecordedResource } from "../../../infra/render/mocks";
+import { RecordingMocks } from "../../../infra/render/mocks";
+
+export { named, ofType } from "./under-mocks";
 
 /**
  * RecordingMocks whose hcloud resources get numeric IDs (as the real API returns), so a test can
@@ -29,7 +31,10 @@ export class NumericIdMocks extends RecordingMocks {
   }
 }
 
-/** Runs `program` as a stack under fresh mocks; resolves once every registration has finished. */
+/**
+ * Runs `program` as a stack under fresh NumericIdMocks; resolves once every registration has
+ * finished (underMocks in ./under-mocks does the same with plain RecordingMocks).
+ */
 export async function runProgram<T>(
   stack: string,
   program: () => T,
@@ -43,19 +48,6 @@ export async function runProgram<T>(
   });
   await pulumi.runtime.disconnect();
   return { mocks, result: result as T };
-}
-
-export function ofType(mocks: RecordingMocks, type: string): RecordedResource[] {
-  return mocks.resources.filter((r) => r.type === type);
-}
-
-export function named(mocks: RecordingMocks, type: string, name: string): RecordedResource {
-  const found = mocks.resources.find((r) => r.type === type && r.name === name);
-  if (!found) {
-    const have = ofType(mocks, type).map((r) => r.name);
-    throw new Error(`no ${type} named ${name}; have ${have.join(", ")}`);
-  }
-  return found;
 }
 
 /** Resolves an Output and whether it is secret. */
