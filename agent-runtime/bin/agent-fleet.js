@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The `agent-fleet` command. Which code it runs:
+//   - from source (src/cli/main.ts through tsx) when src/ and tsx are both present — a checkout,
+//     where a dist/ left over from an earlier build could be stale;
+//   - otherwise the compiled dist/cli/main.js — the images, which ship dist/ and no tsx.
+// AGENT_FLEET_RUNTIME=dist|source forces one or the other.
+"use strict";
+const fs = require("node:fs");
+const path = require("node:path");
+
+const pkg = path.resolve(__dirname, "..");
+const compiled = path.join(pkg, "dist", "cli", "main.js");
+const source = path.join(pkg, "src", "cli", "main.ts");
+const forced = process.env.AGENT_FLEET_RUNTIME;
+
+function fail(message) {
+  process.stderr.write(`agent-fleet: ${message}\n`);
+  process.exit(2);
+}
+
+function tsxRegister() {
+  try {
+    return require("tsx/cjs/api").register;
+  } catch {
+    return undefined;
+  }
+}
+
+if (forced !== undefined && forced !== "dist" && forced !== "source") {
+  fail(`AGENT_FLEET_RUNTIME must be "dist" or "source" (got "${forced}")`);
+}
+
+let entry;
+if (forced !== "dist" && fs.existsSync(source)) {
+  const register = tsxRegister();
+  if (register) {
+    register();
+    entry = source;
+  } else if (forced === "source") {
+    fail("AGENT_FLEET_RUNTIME=source needs tsx (a devDependency of the repository root); run npm ci");
+  }
+}
+if (entry === undefined) {
+  if (!fs.existsSync(compiled)) {
+    fail(
+      `${compiled} is missing: build it with "npm run build -w agent-runtime", or run from a checkout with tsx installed`,
+    );
+  }
+  entry = compiled;
+}
+
+require(entry)
+  .main(process.argv.slice(2))
+  .then((code) => {
+    // Long-running commands (dev, worker, router) resolve 0 once started and keep running.
+    if (code !== 0) process.exit(code);
+  })
+  .catch((error) => {
+    process.stderr.write(`agent-fleet: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
