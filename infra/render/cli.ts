@@ -2,43 +2,20 @@
  * `npm run render -- --stack <name> [--out <dir>]`: writes every Kubernetes object the stack would
  * create as YAML and prints a per-agent summary. Invalid config: the errors, exit 1, nothing written.
  */
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { StackConfigError } from "../config";
 import { CapacityError } from "../cost/capacity";
 import { renderStack, writeRender } from "./render";
+import { parseStackCommand } from "./stack-cli";
 import { agentSummary } from "./summary";
 
 const USAGE = "usage: npm run render -- --stack <dev|staging|prod|...> [--out <dir>] [--dir <project dir>]";
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: "string", short: "s" },
-      out: { type: "string", short: "o" },
-      dir: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!values.stack) {
-    console.error(`render: --stack is required\n${USAGE}`);
-    return 2;
-  }
-  const projectDir = resolve(values.dir ?? process.cwd());
-  const stackFile = join(projectDir, `Pulumi.${values.stack}.yaml`);
-  if (!existsSync(stackFile)) {
-    console.error(
-      `render: ${stackFile} does not exist (stacks are Pulumi.<name>.yaml files in ${projectDir})`,
-    );
-    return 2;
-  }
-  const outDir = resolve(values.out ?? join(projectDir, ".render", values.stack));
+  const cmd = parseStackCommand("render", USAGE, { out: { type: "string", short: "o" } });
+  if ("exit" in cmd) return cmd.exit;
+  const { stack, stackFile, projectDir, values } = cmd;
+  const outDir = resolve(typeof values.out === "string" ? values.out : join(projectDir, ".render", stack));
   const started = Date.now();
   console.log(`render: evaluating ${stackFile} under Pulumi mocks (no CLI, no cloud)...`);
   const result = await renderStack(stackFile);

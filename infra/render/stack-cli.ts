@@ -1,0 +1,45 @@
+/** The `--stack <name> [--dir <project dir>]` handling shared by the offline commands (render, cost). */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export type StackCommand =
+  | { stack: string; stackFile: string; projectDir: string; values: Record<string, unknown> }
+  | { exit: number };
+
+/**
+ * Parses `argv` with the command's own options plus --stack, --dir and --help; resolves the stack
+ * file. Returns the exit code instead when there is nothing to run (help, usage or a missing file).
+ */
+export function parseStackCommand(command: string, usage: string, options: Options): StackCommand {
+  const { values }: { values: Record<string, unknown> } = parseArgs({
+    options: {
+      ...options,
+      stack: { type: "string", short: "s" },
+      dir: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return { exit: 0 };
+  }
+  const stack = values.stack;
+  if (typeof stack !== "string" || stack === "") {
+    console.error(`${command}: --stack is required\n${usage}`);
+    return { exit: 2 };
+  }
+  const dir = typeof values.dir === "string" ? values.dir : process.cwd();
+  const projectDir = resolve(dir);
+  const stackFile = join(projectDir, `Pulumi.${stack}.yaml`);
+  if (!existsSync(stackFile)) {
+    console.error(
+      `${command}: ${stackFile} does not exist (stacks are Pulumi.<name>.yaml files in ${projectDir})`,
+    );
+    return { exit: 2 };
+  }
+  return { stack, stackFile, projectDir, values };
+}
