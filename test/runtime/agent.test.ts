@@ -7,7 +7,7 @@ import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "../../agent-runtime/src/agent/main";
 import type { AgentType } from "../../agent-runtime/src/catalog";
-import { createExecutor, type ExecutorSettings } from "../../agent-runtime/src/executors";
+import { createExecutor, echoSettings } from "../../agent-runtime/src/executors";
 import { createLogger } from "../../agent-runtime/src/lib/log";
 import { createMetrics } from "../../agent-runtime/src/lib/metrics";
 import { TaskQueue } from "../../agent-runtime/src/queue";
@@ -24,23 +24,6 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.forceStop().catch(() => undefined)));
 });
 afterAll(async () => redis?.destroy());
-
-function echoSettings(agent: AgentType, echoDelayMs: number): ExecutorSettings {
-  return {
-    agent,
-    kind: "echo",
-    model: "echo",
-    baseUrl: "",
-    apiKey: undefined,
-    temperature: 0,
-    maxTokens: 1,
-    timeoutMs: 10_000,
-    retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 },
-    systemPrompt: "-",
-    configDir: "-",
-    echoDelayMs,
-  };
-}
 
 async function agentWith(options: {
   agent?: AgentType;

@@ -4,7 +4,7 @@
  */
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createExecutor } from "../../agent-runtime/src/executors";
+import { createExecutor, echoSettings } from "../../agent-runtime/src/executors";
 import { createLogger } from "../../agent-runtime/src/lib/log";
 import { createMetrics } from "../../agent-runtime/src/lib/metrics";
 import { executorHandler } from "../../agent-runtime/src/agent/main";
@@ -207,20 +207,7 @@ describe("submit, status and result", () => {
     });
 
     const queue = new TaskQueue({ redis: redis.url, prefix });
-    const executor = createExecutor({
-      agent: "data",
-      kind: "echo",
-      model: "echo",
-      baseUrl: "",
-      apiKey: undefined,
-      temperature: 0,
-      maxTokens: 1,
-      timeoutMs: 1000,
-      retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 },
-      systemPrompt: "-",
-      configDir: "-",
-      echoDelayMs: 0,
-    });
+    const executor = createExecutor(echoSettings("data"));
     const worker = new Worker({
       queue,
       agent: "data",

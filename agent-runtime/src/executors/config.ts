@@ -160,6 +160,24 @@ export function resolveExecutorSettings(
   return { ...common, model, baseUrl, apiKey };
 }
 
+/** Echo settings that need no profile files: for embedding the runtime (tests, demos). */
+export function echoSettings(agent: AgentType, echoDelayMs = 0): ExecutorSettings {
+  return {
+    agent,
+    kind: "echo",
+    model: "echo",
+    baseUrl: "",
+    apiKey: undefined,
+    temperature: 0,
+    maxTokens: 1,
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    retry: DEFAULT_RETRY,
+    systemPrompt: "",
+    configDir: "",
+    echoDelayMs,
+  };
+}
+
 function readJson(file: string): unknown {
   const text = readText(file);
   try {
