@@ -167,7 +167,11 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
       ...(args.provider !== undefined ? { provider: args.provider } : {}),
     });
     const computed = COMPUTED[args.type]?.(args.name, inputs) ?? {};
-    return { id: `${args.name}-id`, state: { ...inputs, ...computed } };
+    // hcloud resources reference each other by numeric id; others take any string.
+    const id = args.type.startsWith("hcloud:")
+      ? String(Number.parseInt(fakeValue("id", args.name, 8), 16))
+      : `${args.name}-id`;
+    return { id, state: { ...inputs, ...computed } };
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
