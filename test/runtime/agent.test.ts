@@ -3,11 +3,14 @@
  * bounded concurrency → 429) and the drain (sync and queued work finish, or go back at the
  * deadline; no lease is left behind).
  */
+import { once } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "../../agent-runtime/src/agent/main";
 import type { AgentType } from "../../agent-runtime/src/catalog";
-import { createExecutor, echoSettings } from "../../agent-runtime/src/executors";
+import { createExecutor, echoSettings, type ExecutorSettings } from "../../agent-runtime/src/executors";
 import { createLogger } from "../../agent-runtime/src/lib/log";
 import { createMetrics } from "../../agent-runtime/src/lib/metrics";
 import { TaskQueue } from "../../agent-runtime/src/queue";
@@ -27,6 +30,7 @@ afterAll(async () => redis?.destroy());
 
 async function agentWith(options: {
   agent?: AgentType;
+  settings?: ExecutorSettings;
   delayMs?: number;
   executeConcurrency?: number;
   concurrency?: number;
@@ -44,7 +48,7 @@ async function agentWith(options: {
       REAP_INTERVAL_MS: "100",
       BLOCK_TIMEOUT_MS: "200",
     }),
-    executor: createExecutor(echoSettings(agent, options.delayMs ?? 0)),
+    executor: createExecutor(options.settings ?? echoSettings(agent, options.delayMs ?? 0)),
     metrics,
     logger: createLogger({}, "silent"),
     http: {
@@ -159,5 +163,52 @@ describe("drain", () => {
     expect(await producer.redis.zscore(`${prefix}:{python}:ready`, "long-1")).not.toBeNull();
     expect((await producer.getTask("long-1"))?.status).toBe("queued");
     await producer.close();
+  });
+});
+
+describe("executor failures on the queue path", () => {
+  it("fails a task for good on a 401 and retries a 503", async () => {
+    const llm = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const unauthorized = req.headers.authorization === "Bearer bad-key";
+        res.writeHead(unauthorized ? 401 : 503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: unauthorized ? "invalid api key" : "overloaded" } }));
+      });
+    });
+    llm.listen(0, "127.0.0.1");
+    await once(llm, "listening");
+    const baseUrl = `http://127.0.0.1:${(llm.address() as AddressInfo).port}/v1`;
+    const settings = (apiKey: string): ExecutorSettings => ({
+      ...echoSettings("python"),
+      kind: "openai",
+      model: "m",
+      baseUrl,
+      apiKey,
+      retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    try {
+      const bad = await agentWith({ settings: settings("bad-key") });
+      await bad.producer.enqueue({ id: "auth-1", type: "code-generation", input: { prompt: "x" } });
+      const failed = await waitUntil(async () => {
+        const task = await bad.producer.getTask("auth-1");
+        return task?.status === "failed" ? task : undefined;
+      });
+      expect(failed.deliveries).toBe(1);
+      expect(failed.error).toMatch(/answered 401: invalid api key; check LLM_API_KEY/);
+
+      const flaky = await agentWith({ settings: settings("good-key") });
+      await flaky.producer.enqueue({ id: "busy-1", type: "code-generation", input: { prompt: "x" } });
+      const retrying = await waitUntil(async () => {
+        const task = await flaky.producer.getTask("busy-1");
+        return task?.status === "retrying" ? task : undefined;
+      });
+      expect(retrying.error).toMatch(/answered 503: overloaded/);
+      await bad.producer.close();
+      await flaky.producer.close();
+    } finally {
+      llm.closeAllConnections();
+      llm.close();
+    }
   });
 });

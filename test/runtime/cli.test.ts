@@ -4,7 +4,10 @@
  * SIGINT drains and stops everything, leaving no redis-server behind (nor after a SIGKILL).
  */
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, ScriptProcess, startRedis, uniquePrefix, waitUntil, type RedisServer } from "./support";
@@ -130,6 +133,56 @@ describe("agent-fleet dev", () => {
       timeoutMs: 5_000,
       message: "redis-server to exit and its folder to go",
     });
+  });
+});
+
+describe("agent-fleet dev with an LLM endpoint", () => {
+  it("uses the OpenAI-compatible server at LLM_BASE_URL instead of echo", async () => {
+    const seen: unknown[] = [];
+    const llm = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+      req.on("end", () => {
+        seen.push({ url: req.url, body: JSON.parse(body) as unknown });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            model: "fake-llm",
+            choices: [{ message: { role: "assistant", content: "LGTM" }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 12, completion_tokens: 1 },
+          }),
+        );
+      });
+    });
+    llm.listen(0, "127.0.0.1");
+    await once(llm, "listening");
+    try {
+      const baseUrl = `http://127.0.0.1:${(llm.address() as AddressInfo).port}/v1`;
+      const dev = cli(["dev", "--port", "0"], { LLM_BASE_URL: baseUrl, LLM_MODEL: "fake-llm" });
+      children.push(dev);
+      const [, routerUrl] = await waitForLine(dev, /router {2}(http:\/\/127\.0\.0\.1:\d+)/);
+      expect(dev.output.join("\n")).toContain(`agents  12 workers: openai (12) → fake-llm @ ${baseUrl}`);
+      const submitted = await run(["submit", "--type", "code-review", "--input", "check it", "--wait"], {
+        ROUTER_URL: routerUrl!,
+      });
+      expect(submitted.code).toBe(0);
+      expect(JSON.parse(submitted.stdout)).toMatchObject({
+        agent: "reviewer",
+        result: {
+          output: "LGTM",
+          executor: "openai",
+          model: "fake-llm",
+          usage: { inputTokens: 12, outputTokens: 1 },
+        },
+      });
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ url: "/v1/chat/completions", body: { model: "fake-llm" } });
+      dev.kill("SIGINT");
+      expect((await dev.exited).code).toBe(0);
+    } finally {
+      llm.closeAllConnections();
+      llm.close();
+    }
   });
 });
 
