@@ -27,7 +27,8 @@ async function server(options: { appendonly: boolean; appendfsync?: AppendFsync 
 }
 
 function queueOn(redis: RedisServer, prefix: string): TaskQueue {
-  const queue = new TaskQueue({ redis: redis.url, prefix });
+  // Generous delivery budget: a loaded CI machine can let leases lapse around a restart.
+  const queue = new TaskQueue({ redis: redis.url, prefix, defaultMaxDeliveries: 50 });
   cleanups.push(() => queue.close());
   return queue;
 }

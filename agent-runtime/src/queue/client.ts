@@ -19,10 +19,11 @@
  *   claim(agent, req)              → ClaimedTask[]          (req: count, leaseMs, workerId, propagate)
  *   waitForWork(agent, conn, ms)   → blocks on the wake marker (BZPOPMIN) on a dedicated connection
  *   ack(lease, result, next?)      → { acked, next }        ack fused with the next claim
+ *   ackMany(agent, items, next?)   → { lost, next }         several results in one call
  *   fail(lease, failure, next?)    → { outcome: retrying | failed | dead | lease-lost, next }
  *   renew(agent, leases, leaseMs)  → lost ids               one call for all leases
  *   release(agent, leases)         → count                  back to ready, delivery not counted
- *   reap(agent, limit?)            → { reclaimed, deadLettered, promoted, nextDueMs }
+ *   reap(agent, limit?)            → { reclaimed, deadLettered, promoted, more }
  *
  * A task's `input` must be a JSON object. Statuses: queued, running, retrying, succeeded,
  * failed, dead. Timestamps in scripts come from the caller's clock (`now` option), in ms.
@@ -94,8 +95,8 @@ export interface ReapResult {
   reclaimed: number;
   deadLettered: number;
   promoted: number;
-  /** Earliest pending lease deadline or retry time (ms), undefined if none. */
-  nextDueMs: number | undefined;
+  /** A limit was hit: there may be more to do, call again. */
+  more: boolean;
 }
 
 export interface AgentQueueStats {
@@ -334,21 +335,32 @@ export class TaskQueue {
     result: unknown,
     next?: ClaimRequest,
   ): Promise<{ acked: boolean; next: ClaimedTask[] }> {
+    const reply = await this.ackMany(lease.agent, [{ lease, result }], next);
+    return { acked: reply.lost.length === 0, next: reply.next };
+  }
+
+  /**
+   * Records several results in one call (all of one agent), then claims `next.count` tasks.
+   * `lost` lists the ids whose lease was gone: their results were dropped.
+   */
+  async ackMany(
+    agent: AgentType,
+    items: readonly { lease: Lease; result: unknown }[],
+    next?: ClaimRequest,
+  ): Promise<{ lost: string[]; next: ClaimedTask[] }> {
+    const args = this.claimArgs(next);
+    args.push(this.resultTtlMs);
+    for (const { lease, result } of items) {
+      if (lease.agent !== agent)
+        throw new RangeError(`ackMany(${agent}) got a lease of agent ${lease.agent}`);
+      args.push(lease.id, lease.token, JSON.stringify(result ?? null));
+    }
     const reply = asArray(
-      await this.scripts["ack.v1"].run(this.redis, this.keys(lease.agent).lifecycle, [
-        ...this.claimArgs(next),
-        lease.id,
-        lease.token,
-        JSON.stringify(result ?? null),
-        this.resultTtlMs,
-      ]),
+      await this.scripts["ack.v1"].run(this.redis, this.keys(agent).lifecycle, args),
       "ack.v1",
     );
-    const code = reply[0];
-    if (code !== ScriptCode.OK && code !== ScriptCode.LEASE_LOST) {
-      throw this.error(code, undefined, { agent: lease.agent, taskId: lease.id, script: "ack.v1" });
-    }
-    return { acked: code === ScriptCode.OK, next: await this.claimedTasks(lease.agent, reply) };
+    const claimed = asNumber(reply[1]) ?? 0;
+    return { lost: reply.slice(2 + claimed * 4).map(String), next: await this.claimedTasks(agent, reply) };
   }
 
   async fail(
@@ -409,14 +421,12 @@ export class TaskQueue {
       limit,
       this.defaultMaxDeliveries,
     ]);
-    const [reclaimed, deadLettered, promoted, nextDue] = asArray(reply, "reap.v1").map(
-      (v) => asNumber(v) ?? 0,
-    );
+    const [reclaimed, deadLettered, promoted, more] = asArray(reply, "reap.v1").map((v) => asNumber(v) ?? 0);
     return {
       reclaimed: reclaimed ?? 0,
       deadLettered: deadLettered ?? 0,
       promoted: promoted ?? 0,
-      nextDueMs: nextDue === undefined || nextDue < 0 ? undefined : nextDue,
+      more: more === 1,
     };
   }
 

@@ -15,7 +15,7 @@
  *
  * How it talks to Redis: one claim per batch of free slots; when nothing is ready it blocks on
  * the agent's wake marker (BZPOPMIN on its own connection — no polling); every ack/fail carries
- * the claim of the next task; one renew call per interval covers all in-flight leases; a timer
+ * the claim of the next task, and tasks finishing in the same event-loop turn share one ack; one renew call per interval covers all in-flight leases; a timer
  * runs the reaper (expired leases, due retries). drain() stops claiming at once and, at the
  * deadline, releases unfinished leases back to ready, so nothing is lost and no lease is left.
  * drain() does not install signal handlers: see handleShutdownSignals() in ./shutdown.
@@ -99,6 +99,15 @@ interface Running {
 
 type State = "idle" | "running" | "draining" | "closed";
 
+interface PendingAck {
+  task: ClaimedTask;
+  result: unknown;
+  /** Slots this ack may refill (1 while running, 0 while draining). */
+  slots: number;
+  resolve: (acked: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 export class Worker {
   readonly agent: AgentType;
   readonly workerId: string;
@@ -126,6 +135,7 @@ export class Worker {
   private renewTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
   private reaping = false;
+  private pendingAcks: PendingAck[] = [];
   private drainPromise: Promise<DrainSummary> | undefined;
   private closePromise: Promise<void> | undefined;
   private finishedWhileDraining = 0;
@@ -311,7 +321,6 @@ export class Worker {
       abandoned: undefined,
     };
     this.inFlight.set(key, running);
-    const log = this.log.child({ taskId: task.id });
     this.hooks.onStart?.(task);
     const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
     const timer = setTimeout(
@@ -345,39 +354,35 @@ export class Worker {
     this.reserved += next;
     this.inFlight.delete(key);
     let outcome: TaskOutcome;
-    let claimed: ClaimedTask[];
     try {
       if (!failed) {
-        const reply = await this.withRetry(() => this.queue.ack(task, result, this.claimRequest(next)));
-        outcome = reply.acked ? "succeeded" : "lease_lost";
-        claimed = reply.next;
-        if (!reply.acked) log.warn("lease lost before the ack: another worker may have run the task too");
+        const acked = await this.queueAck(task, result, next);
+        outcome = acked ? "succeeded" : "lease_lost";
+        if (!acked)
+          this.taskLog(task).warn("lease lost before the ack: another worker may have run the task too");
       } else {
         const retryable = isRetryable(failure);
+        const delayMs = retryDelayMs(task.deliveries, this.backoff);
         const reply = await this.withRetry(() =>
           this.queue.fail(
             task,
-            {
-              error: errorMessage(failure),
-              retryable,
-              delayMs: retryDelayMs(task.deliveries, this.backoff),
-            },
+            { error: errorMessage(failure), retryable, delayMs },
             this.claimRequest(next),
           ),
         );
-        claimed = reply.next;
         outcome = reply.outcome === "lease-lost" ? "lease_lost" : reply.outcome;
         const fields = { ...errorFields(failure), deliveries: task.deliveries, outcome };
-        if (outcome === "dead") log.error(fields, "task dead-lettered");
-        else log.warn(fields, outcome === "retrying" ? "task failed; will retry" : "task failed");
-        if (outcome === "retrying") this.scheduleReap(retryDelayMs(task.deliveries, this.backoff));
+        if (outcome === "dead") this.taskLog(task).error(fields, "task dead-lettered");
+        else
+          this.taskLog(task).warn(fields, outcome === "retrying" ? "task failed; will retry" : "task failed");
+        if (outcome === "retrying") this.scheduleReap(delayMs);
+        if (reply.next.length < next) this.readyEmpty = true;
+        await this.startOrRelease(reply.next);
       }
-      if (claimed.length < next) this.readyEmpty = true;
-      await this.startOrRelease(claimed);
     } catch (error) {
       // Redis kept failing: the lease will expire and the reaper redelivers the task.
       outcome = "lease_lost";
-      log.error(
+      this.taskLog(task).error(
         errorFields(error),
         "could not record the outcome; the task will be redelivered after its lease",
       );
@@ -388,6 +393,39 @@ export class Worker {
     this.metrics.tasksTotal.inc({ agent_type: this.agent, status: outcome });
     this.hooks.onFinish?.(task, outcome, failure);
     this.notifySlot();
+  }
+
+  private taskLog(task: Task): Logger {
+    return this.log.child({ taskId: task.id });
+  }
+
+  /**
+   * Acknowledgements wait for the end of the current event-loop turn, so that every task that
+   * finished in it is acknowledged — and its slot refilled — by one ack.v1 call.
+   */
+  private queueAck(task: ClaimedTask, result: unknown, slots: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pendingAcks.push({ task, result, slots, resolve, reject });
+      if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.pendingAcks.splice(0);
+    if (batch.length === 0) return;
+    const count = this.state === "running" ? batch.reduce((sum, ack) => sum + ack.slots, 0) : 0;
+    try {
+      const items = batch.map((ack) => ({ lease: ack.task, result: ack.result }));
+      const reply = await this.withRetry(() =>
+        this.queue.ackMany(this.agent, items, this.claimRequest(count)),
+      );
+      if (reply.next.length < count) this.readyEmpty = true;
+      await this.startOrRelease(reply.next);
+      const lost = new Set(reply.lost);
+      for (const ack of batch) ack.resolve(!lost.has(ack.task.id));
+    } catch (error) {
+      for (const ack of batch) ack.reject(error);
+    }
   }
 
   /** Retries a queue call through transient Redis errors (not protocol errors), up to ~10 s. */
@@ -469,7 +507,7 @@ export class Worker {
       if (result.reclaimed + result.deadLettered > 0) {
         this.log.info(result, "reaper returned expired leases");
       }
-      again = result.nextDueMs !== undefined && result.nextDueMs <= Date.now();
+      again = result.more;
     } catch (error) {
       this.log.debug(errorFields(error), "reaper run failed");
     } finally {

@@ -1,30 +1,37 @@
 --[[
-  ack.v1 — record a task's result, then claim the next tasks in the same call.
+  ack.v1 — record the results of one or more finished tasks, then claim the next tasks in the
+  same call (a worker acknowledges everything that finished in one event-loop turn at once).
 
   KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
   ARGV[1..6]  nowMs, leaseMs, count, tokenPrefix, workerId, propagate (see includes/claim.lua);
               count = 0 acknowledges without claiming (draining)
-  ARGV[7]     id of the finished task
-  ARGV[8]     its lease token
-  ARGV[9]     result, JSON text
-  ARGV[10]    result TTL in ms: the task hash (status + result) expires after it
+  ARGV[7]     result TTL in ms: each acknowledged task hash (status + result) expires after it
+  ARGV[8..]   id_1, token_1, result_1, id_2, token_2, result_2, ...   (result: JSON text)
 
-  Returns {code, n, <n claimed tasks as in claim.v1>}
-    code  1  acknowledged: status succeeded, result stored
-    code -2  lease lost: the lease expired and was reaped (the task runs again elsewhere);
-             nothing was written for this task — the claim part still ran
+  Returns {acked, n, <n claimed tasks as in claim.v1>, lostId_1, lostId_2, ...}
+    acked   how many results were recorded (status succeeded)
+    lostId  a task whose lease was lost (it expired and was reaped, so the task runs again
+            elsewhere); nothing was written for it. The claim part runs regardless.
 ]]
 -- @include common
 -- @include claim
 
-local id, token = ARGV[7], ARGV[8]
-local code = -2
-if redis.call("ZREM", KEYS[2], leaseMember(id, token)) == 1 then
-  local key = taskKey(id)
-  redis.call("HSET", key, "status", "succeeded", "result", ARGV[9], "finishedAt", ARGV[1])
-  redis.call("PEXPIRE", key, ARGV[10])
-  code = 1
+local lost = {}
+local acked = 0
+for i = 8, #ARGV, 3 do
+  local id = ARGV[i]
+  if redis.call("ZREM", KEYS[2], leaseMember(id, ARGV[i + 1])) == 1 then
+    local key = taskKey(id)
+    redis.call("HSET", key, "status", "succeeded", "result", ARGV[i + 2], "finishedAt", ARGV[1])
+    redis.call("PEXPIRE", key, ARGV[7])
+    acked = acked + 1
+  else
+    lost[#lost + 1] = id
+  end
 end
-local reply = {code, 0}
+local reply = {acked, 0}
 reply[2] = claimTasks(reply)
+for _, id in ipairs(lost) do
+  reply[#reply + 1] = id
+end
 return reply

@@ -8,9 +8,8 @@
   ARGV[2]     limit: at most this many expired leases and this many due retries per call
   ARGV[3]     default maxDeliveries, for tasks enqueued without one
 
-  Returns {reclaimed, deadLettered, promoted, nextDueMs}
-    nextDueMs: the earliest lease deadline or retry time still pending, -1 if none; a call
-    that hit the limit returns nowMs, meaning "call again".
+  Returns {reclaimed, deadLettered, promoted, more}
+    more: 1 when a limit was hit and there may be more to do (call again), else 0.
 ]]
 -- @include common
 
@@ -55,15 +54,9 @@ if reclaimed + promoted > 0 then
   wake()
 end
 
-local nextDue = -1
+-- 1 when a limit was hit: call again at once.
+local more = 0
 if #expired == limit or #due == limit then
-  nextDue = now
-else
-  for _, set in ipairs({KEYS[2], KEYS[3]}) do
-    local head = redis.call("ZRANGE", set, 0, 0, "WITHSCORES")
-    if head[2] and (nextDue < 0 or tonumber(head[2]) < nextDue) then
-      nextDue = tonumber(head[2])
-    end
-  end
+  more = 1
 end
-return {reclaimed, deadLettered, promoted, nextDue}
+return {reclaimed, deadLettered, promoted, more}

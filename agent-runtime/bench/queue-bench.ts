@@ -1,0 +1,546 @@
+/**
+ * `npm run bench:queue` — the fleet queue against BullMQ, side by side, on one local redis-server
+ * (no persistence) that this script starts. Both run the same no-op tasks in this one process:
+ *
+ *   throughput   tasks/s for one worker at concurrency 1, 10, 50, and 12 queues (one worker each,
+ *                concurrency 10) together — a pre-filled backlog, timed from the first start to
+ *                the last completion
+ *   latency      p50/p99 enqueue→start at 50% of that system's own concurrency-10 throughput
+ *   commands     Redis commands per task from INFO commandstats (script-internal calls included),
+ *                with a backlog and at 50% load
+ *   idle CPU     this process and redis-server over 5 s with idle workers on 12 queues
+ *
+ * BullMQ is a benchmark-only dependency kept out of the lockfile: on first run it is installed
+ * into ~/.cache/agent-fleet/bench-bullmq (BENCH_BULLMQ_DIR). BENCH_SCALE=0.2 runs a quick pass;
+ * BENCH_JSON=<file> also writes the figures as JSON. Each scenario runs BENCH_REPEATS (3) times,
+ * alternating the two systems; the best throughput and the median latency run are kept.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { homedir } from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { AGENT_TYPES, taskTypesOf } from "../src/catalog";
+import { startLocalRedis } from "../src/cli/local-redis";
+import { createLogger } from "../src/lib/log";
+import { createMetrics } from "../src/lib/metrics";
+import { TaskQueue } from "../src/queue";
+import { Worker } from "../src/worker";
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number) => Math.max(100, Math.round(count * SCALE));
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Payload {
+  t: number;
+}
+
+/** What the benchmark needs from a queue system. */
+interface Subject {
+  name: string;
+  enqueue(queue: number, payload: Payload): Promise<void>;
+  startWorkers(
+    queues: number[],
+    concurrency: number,
+    onStart: (p: Payload) => void,
+    onDone: () => void,
+  ): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ the fleet queue
+
+function fleetSubject(url: string): Subject {
+  const producer = new TaskQueue({ redis: url, prefix: "bench" });
+  let consumer: TaskQueue | undefined;
+  let workers: Worker[] = [];
+  const silent = createLogger({}, "silent");
+  const metrics = createMetrics(undefined, { processMetrics: false });
+  return {
+    name: "fleet",
+    async enqueue(queue, payload) {
+      const agent = AGENT_TYPES[queue]!;
+      await producer.enqueue({ type: taskTypesOf(agent)[0], input: { t: payload.t } });
+    },
+    async startWorkers(queues, concurrency, onStart, onDone) {
+      consumer = new TaskQueue({ redis: url, prefix: "bench" });
+      workers = queues.map(
+        (q) =>
+          new Worker({
+            queue: consumer!,
+            agent: AGENT_TYPES[q]!,
+            concurrency,
+            logger: silent,
+            metrics,
+            execute: async (task) => {
+              onStart({ t: task.input.t as number });
+              return null;
+            },
+            hooks: { onFinish: () => onDone() },
+          }),
+      );
+      for (const worker of workers) worker.start();
+    },
+    async stopWorkers() {
+      await Promise.all(workers.map((w) => w.drain(5_000).then(() => w.close())));
+      await consumer?.close();
+      workers = [];
+    },
+    async close() {
+      await producer.close();
+    },
+  };
+}
+
+// ------------------------------------------------------------------ BullMQ (loaded at run time)
+
+interface BullQueue {
+  add(name: string, data: Payload): Promise<unknown>;
+  close(): Promise<void>;
+}
+interface BullWorker {
+  on(event: "completed", listener: () => void): unknown;
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+}
+interface BullModule {
+  Queue: new (name: string, options: { connection: object }) => BullQueue;
+  Worker: new (
+    name: string,
+    processor: (job: { data: Payload }) => Promise<unknown>,
+    options: { connection: object; concurrency: number },
+  ) => BullWorker;
+}
+
+function loadBullmq(): BullModule {
+  const dir = process.env.BENCH_BULLMQ_DIR ?? path.join(homedir(), ".cache", "agent-fleet", "bench-bullmq");
+  const manifest = path.join(dir, "package.json");
+  if (!existsSync(path.join(dir, "node_modules", "bullmq"))) {
+    console.log(`[bench] installing bullmq@6.7.0 (benchmark only) into ${dir} ...`);
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(manifest)) writeFileSync(manifest, '{ "name": "bench-bullmq", "private": true }\n');
+    execFileSync(
+      "npm",
+      [
+        "install",
+        "--no-save",
+        "--omit=optional",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "bullmq@6.7.0",
+        "ioredis@6.0.0",
+      ],
+      { cwd: dir, stdio: "inherit" },
+    );
+  }
+  const loaded: unknown = createRequire(manifest)("bullmq");
+  if (typeof loaded !== "object" || loaded === null || !("Queue" in loaded) || !("Worker" in loaded)) {
+    throw new Error(`${dir}: the bullmq package does not export Queue and Worker`);
+  }
+  return loaded as BullModule;
+}
+
+function bullSubject(url: string, bull: BullModule): Subject {
+  const { port } = new URL(url);
+  const connection = { host: "127.0.0.1", port: Number(port), maxRetriesPerRequest: null };
+  const queues = new Map<number, BullQueue>();
+  let workers: BullWorker[] = [];
+  const queueOf = (q: number) => {
+    let queue = queues.get(q);
+    if (!queue) {
+      queue = new bull.Queue(`bench-${AGENT_TYPES[q]}`, { connection });
+      queues.set(q, queue);
+    }
+    return queue;
+  };
+  return {
+    name: "BullMQ",
+    async enqueue(q, payload) {
+      await queueOf(q).add("task", payload);
+    },
+    async startWorkers(qs, concurrency, onStart, onDone) {
+      workers = qs.map(
+        (q) =>
+          new bull.Worker(
+            `bench-${AGENT_TYPES[q]}`,
+            async (job) => {
+              onStart(job.data);
+              return null;
+            },
+            { connection, concurrency },
+          ),
+      );
+      for (const worker of workers) worker.on("completed", onDone);
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
+    },
+    async stopWorkers() {
+      await Promise.all(workers.map((w) => w.close()));
+      workers = [];
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+    },
+  };
+}
+
+// ------------------------------------------------------------------ measurements
+
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info("commandstats");
+  const calls = new Map<string, number>();
+  for (const [, name, count] of info.matchAll(/cmdstat_([\w|-]+):calls=(\d+)/g)) {
+    if (name && !/^(info|config)/.test(name)) calls.set(name, Number(count));
+  }
+  return calls;
+}
+
+const total = (stats: Map<string, number>) => [...stats.values()].reduce((a, b) => a + b, 0);
+const scripts = (stats: Map<string, number>) => (stats.get("evalsha") ?? 0) + (stats.get("eval") ?? 0);
+
+async function prefill(subject: Subject, queues: number[], perQueue: number): Promise<void> {
+  const jobs: (() => Promise<void>)[] = [];
+  for (const q of queues)
+    for (let i = 0; i < perQueue; i++) jobs.push(() => subject.enqueue(q, { t: now() }));
+  for (let i = 0; i < jobs.length; i += 500) await Promise.all(jobs.slice(i, i + 500).map((job) => job()));
+}
+
+interface Throughput {
+  tasksPerSecond: number;
+  /** Commands of the enqueues (the pre-fill). */
+  enqueueCommandsPerTask: number;
+  /** Commands of claiming, running and acknowledging. */
+  commandsPerTask: number;
+  scriptCallsPerTask: number;
+  breakdown: [string, number][];
+}
+
+async function throughput(
+  subject: Subject,
+  redis: Redis,
+  queues: number[],
+  concurrency: number,
+  perQueue: number,
+) {
+  await redis.flushall();
+  await redis.config("RESETSTAT");
+  await prefill(subject, queues, perQueue);
+  const expected = queues.length * perQueue;
+  const enqueueStats = await commandStats(redis);
+  await redis.config("RESETSTAT");
+  let started = 0;
+  let done = 0;
+  let first = 0;
+  let last = 0;
+  const finished = new Promise<void>((resolve) => {
+    void subject.startWorkers(
+      queues,
+      concurrency,
+      () => {
+        if (started++ === 0) first = now();
+      },
+      () => {
+        if (++done === expected) {
+          last = now();
+          resolve();
+        }
+      },
+    );
+  });
+  await finished;
+  const stats = await commandStats(redis);
+  await subject.stopWorkers();
+  return {
+    tasksPerSecond: expected / ((last - first) / 1000),
+    enqueueCommandsPerTask: total(enqueueStats) / expected,
+    commandsPerTask: total(stats) / expected,
+    scriptCallsPerTask: scripts(stats) / expected,
+    breakdown: [...stats.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, v / expected] as [string, number]),
+  } satisfies Throughput;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** Enqueues at `rate` per second for `seconds`; returns how many were sent. */
+async function produce(subject: Subject, rate: number, seconds: number): Promise<number> {
+  const start = now();
+  let sent = 0;
+  const pending: Promise<void>[] = [];
+  while (now() - start < seconds * 1000) {
+    const due = Math.floor(((now() - start) / 1000) * rate);
+    for (; sent < due; sent++) pending.push(subject.enqueue(0, { t: now() }));
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  return sent;
+}
+
+/**
+ * p50/p99 from enqueue to start, with the producer in its own process (as the router is), paced
+ * at `rate`. Payloads carry the wall-clock enqueue time in ms (performance.timeOrigin + now()).
+ */
+async function latency(subject: Subject, redis: Redis, url: string, rate: number, seconds: number) {
+  await redis.flushall();
+  const latencies: number[] = [];
+  let done = 0;
+  await subject.startWorkers(
+    [0],
+    10,
+    (p) => latencies.push(now() - p.t),
+    () => done++,
+  );
+  await sleep(300);
+  await redis.config("RESETSTAT");
+  const { stdout: output } = await promisify(execFile)(
+    process.execPath,
+    ["--import", "tsx", __filename, "produce", subject.name, url, String(rate), String(seconds)],
+    { cwd: path.resolve(__dirname, "..", ".."), maxBuffer: 1 << 20 },
+  );
+  const sent = Number(/sent (\d+)/.exec(output)?.[1] ?? NaN);
+  const deadline = Date.now() + 60_000;
+  while (done < sent && Date.now() < deadline) await sleep(5);
+  const stats = await commandStats(redis);
+  await subject.stopWorkers();
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    rate,
+    tasks: sent,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    commandsPerTask: total(stats) / sent,
+  };
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+}
+
+async function idleCpu(subject: Subject, redis: Redis, redisPid: number, seconds: number) {
+  await redis.flushall();
+  const queues = AGENT_TYPES.map((_, i) => i);
+  await subject.startWorkers(
+    queues,
+    10,
+    () => undefined,
+    () => undefined,
+  );
+  await sleep(1_500);
+  await redis.config("RESETSTAT");
+  const cpu0 = process.cpuUsage();
+  const redis0 = cpuTicks(redisPid);
+  await sleep(seconds * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const redisTicks = cpuTicks(redisPid) - redis0;
+  const stats = await commandStats(redis);
+  await subject.stopWorkers();
+  return {
+    workerCpuPercent: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
+    redisCpuPercent: (redisTicks / 100 / seconds) * 100,
+    redisCommandsPerSecond: total(stats) / seconds,
+  };
+}
+
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
+interface Result {
+  c1: Throughput;
+  c10: Throughput;
+  c50: Throughput;
+  all12: Throughput;
+  latency: Awaited<ReturnType<typeof latency>>;
+  /** At 50% of the slowest system's capacity. */
+  latencyAtCommonRate: Awaited<ReturnType<typeof latency>>;
+  idle: Awaited<ReturnType<typeof idleCpu>>;
+}
+
+/**
+ * Every scenario runs REPEATS times, alternating the systems, and keeps each system's best
+ * throughput and its median latency run: the machine's background load then hits both alike.
+ */
+async function measureAll(
+  subjects: Subject[],
+  redis: Redis,
+  url: string,
+  redisPid: number,
+): Promise<Result[]> {
+  const scenarios: [keyof Pick<Result, "c1" | "c10" | "c50" | "all12">, number[], number, number][] = [
+    ["c1", [0], 1, n(3_000)],
+    ["c10", [0], 10, n(20_000)],
+    ["c50", [0], 50, n(20_000)],
+    ["all12", AGENT_TYPES.map((_, i) => i), 10, n(2_000)],
+  ];
+  const best = subjects.map(() => new Map<string, Throughput>());
+  for (const [name, queues, concurrency, perQueue] of scenarios) {
+    for (let rep = 0; rep < REPEATS; rep++) {
+      for (const [i, subject] of subjects.entries()) {
+        const result = await throughput(subject, redis, queues, concurrency, perQueue);
+        console.log(
+          `[bench] ${subject.name.padEnd(6)} ${name.padEnd(5)} run ${rep + 1}: ${Math.round(result.tasksPerSecond)} tasks/s`,
+        );
+        const kept = best[i]!.get(name);
+        if (!kept || result.tasksPerSecond > kept.tasksPerSecond) best[i]!.set(name, result);
+      }
+    }
+  }
+  // Each system at 50% of its own capacity, and every system at 50% of the slowest one's capacity
+  // (the same absolute load, so the figures compare like for like).
+  const rates = subjects.map((_, i) => best[i]!.get("c10")!.tasksPerSecond / 2);
+  const common = Math.min(...rates);
+  const latencies = subjects.map(() => [] as Result["latency"][]);
+  const latenciesCommon = subjects.map(() => [] as Result["latency"][]);
+  for (let rep = 0; rep < REPEATS; rep++) {
+    for (const [i, subject] of subjects.entries()) {
+      for (const [rate, into] of [
+        [rates[i]!, latencies],
+        [common, latenciesCommon],
+      ] as const) {
+        if (into === latenciesCommon && rate === rates[i]) {
+          continue; // the slowest system: its own run is the common-rate run
+        }
+        const result = await latency(subject, redis, url, rate, 5 * Math.min(1, SCALE * 2));
+        console.log(
+          `[bench] ${subject.name.padEnd(6)} latency run ${rep + 1} at ${Math.round(rate)}/s: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms`,
+        );
+        into[i]!.push(result);
+      }
+    }
+  }
+  const median = (runs: Result["latency"][]) =>
+    runs.sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)];
+  const results: Result[] = [];
+  for (const [i, subject] of subjects.entries()) {
+    console.log(`[bench] ${subject.name}: idle CPU ...`);
+    const idle = await idleCpu(subject, redis, redisPid, 5);
+    const get = (name: string) => best[i]!.get(name)!;
+    results.push({
+      c1: get("c1"),
+      c10: get("c10"),
+      c50: get("c50"),
+      all12: get("all12"),
+      latency: median(latencies[i]!)!,
+      latencyAtCommonRate: median(latenciesCommon[i]!) ?? median(latencies[i]!)!,
+      idle,
+    });
+  }
+  for (const subject of subjects) await subject.close();
+  return results;
+}
+
+function report(fleet: Result, bull: Result | undefined): string {
+  const rows: [string, (r: Result) => number, number, "higher" | "lower"][] = [
+    ["no-op tasks/s, 1 worker, concurrency 1", (r) => r.c1.tasksPerSecond, 0, "higher"],
+    ["no-op tasks/s, 1 worker, concurrency 10", (r) => r.c10.tasksPerSecond, 0, "higher"],
+    ["no-op tasks/s, 1 worker, concurrency 50", (r) => r.c50.tasksPerSecond, 0, "higher"],
+    ["no-op tasks/s, 12 queues together (c=10 each)", (r) => r.all12.tasksPerSecond, 0, "higher"],
+    ["load for the latency runs (tasks/s = 50% of c=10)", (r) => r.latency.rate, 0, "higher"],
+    ["enqueue→start p50 at 50% load (ms)", (r) => r.latency.p50, 2, "lower"],
+    ["enqueue→start p99 at 50% load (ms)", (r) => r.latency.p99, 2, "lower"],
+    [
+      "Redis commands/task, enqueue + run (backlog, c=10)",
+      (r) => r.c10.enqueueCommandsPerTask + r.c10.commandsPerTask,
+      1,
+      "lower",
+    ],
+    ["  enqueue", (r) => r.c10.enqueueCommandsPerTask, 1, "lower"],
+    ["  claim + run + ack", (r) => r.c10.commandsPerTask, 1, "lower"],
+    ["  EVALSHA calls of claim + run + ack", (r) => r.c10.scriptCallsPerTask, 2, "lower"],
+    ["common load for both (50% of the slower's c=10)", (r) => r.latencyAtCommonRate.rate, 0, "higher"],
+    ["enqueue→start p50 at the common load (ms)", (r) => r.latencyAtCommonRate.p50, 2, "lower"],
+    ["enqueue→start p99 at the common load (ms)", (r) => r.latencyAtCommonRate.p99, 2, "lower"],
+    ["Redis commands/task at 50% load", (r) => r.latency.commandsPerTask, 1, "lower"],
+    ["idle: worker process CPU (% of a core)", (r) => r.idle.workerCpuPercent, 2, "lower"],
+    ["idle: redis-server CPU (% of a core)", (r) => r.idle.redisCpuPercent, 2, "lower"],
+    ["idle: Redis commands/s (12 idle workers)", (r) => r.idle.redisCommandsPerSecond, 1, "lower"],
+  ];
+  const lines = [
+    `${"metric".padEnd(48)}${"fleet".padStart(12)}${"BullMQ".padStart(12)}${"fleet/BullMQ".padStart(14)}`,
+  ];
+  for (const [label, pick, digits, _better] of rows) {
+    const a = pick(fleet);
+    const b = bull ? pick(bull) : NaN;
+    const ratio = bull && b !== 0 ? `${(a / b).toFixed(2)}x` : "-";
+    lines.push(
+      `${label.padEnd(48)}${a.toFixed(digits).padStart(12)}${(bull ? b.toFixed(digits) : "-").padStart(12)}${ratio.padStart(14)}`,
+    );
+  }
+  const targets = [
+    [
+      "throughput >= 2x BullMQ (c=10)",
+      bull ? fleet.c10.tasksPerSecond >= 2 * bull.c10.tasksPerSecond : undefined,
+    ],
+    ["p99 enqueue→start <= 10 ms at 50% load", fleet.latency.p99 <= 10],
+    [
+      "<= 12 Redis commands per task (enqueue + run, backlog, incl. script-internal)",
+      fleet.c10.enqueueCommandsPerTask + fleet.c10.commandsPerTask <= 12,
+    ],
+    ["idle worker CPU ~0% (< 1% of a core)", fleet.idle.workerCpuPercent < 1],
+  ] as const;
+  lines.push("", "targets:");
+  for (const [label, met] of targets)
+    lines.push(`  ${met === undefined ? "n/a " : met ? "MET " : "NOT MET"}  ${label}`);
+  lines.push("", "fleet commands per task (backlog, c=10):");
+  lines.push("  " + fleet.c10.breakdown.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", "));
+  if (bull) {
+    lines.push("BullMQ commands per task (backlog, c=10):");
+    lines.push(
+      "  " +
+        bull.c10.breakdown
+          .slice(0, 14)
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(", "),
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const server = await startLocalRedis();
+  const redis = new Redis(server.url);
+  try {
+    const version = (await redis.info("server")).match(/redis_version:(\S+)/)?.[1];
+    console.log(
+      `[bench] redis-server ${version} on port ${server.port} (no persistence); node ${process.version}; scale ${SCALE}`,
+    );
+    const subjects = [fleetSubject(server.url)];
+    if (process.env.BENCH_SKIP_BULLMQ !== "1") subjects.push(bullSubject(server.url, loadBullmq()));
+    const [fleet, bull] = await measureAll(subjects, redis, server.url, server.pid);
+    if (!fleet) throw new Error("no result for the fleet queue");
+    console.log("\n" + report(fleet, bull));
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    console.log(`\nload average at the end: ${load} (other processes on this machine skew every figure)`);
+    if (process.env.BENCH_JSON)
+      writeFileSync(process.env.BENCH_JSON, JSON.stringify({ fleet, bull, load }, null, 2));
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+}
+
+/** `queue-bench.ts produce <system> <url> <rate> <seconds>`: the latency runs' producer process. */
+async function producerMain(args: string[]): Promise<void> {
+  const [system, url, rate, seconds] = args;
+  if (!url) throw new Error("usage: queue-bench.ts produce <fleet|BullMQ> <url> <rate> <seconds>");
+  const subject = system === "BullMQ" ? bullSubject(url, loadBullmq()) : fleetSubject(url);
+  const sent = await produce(subject, Number(rate), Number(seconds));
+  await subject.close();
+  console.log(`sent ${sent}`);
+}
+
+(process.argv[2] === "produce" ? producerMain(process.argv.slice(3)) : main()).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
