@@ -1,11 +1,14 @@
 /**
  * `npm run bench:queue` — the fleet queue against BullMQ, side by side, on one local redis-server
- * (no persistence) that this script starts. Both run the same no-op tasks in this one process:
+ * (no persistence) that this script starts. Both run the same no-op tasks; the workers run in this
+ * process, the producer of the end-to-end and latency runs in a child process (as a router would):
  *
  *   throughput   tasks/s for one worker at concurrency 1, 10, 50, and 12 queues (one worker each,
  *                concurrency 10) together — a pre-filled backlog, timed from the first start to
  *                the last completion
- *   latency      p50/p99 enqueue→start at 50% of that system's own concurrency-10 throughput
+ *   end to end   tasks/s with a producer process enqueuing as fast as it can beside one worker
+ *   latency      p50/p99 enqueue→start at 50% of that (the producer paced), and both systems at
+ *                50% of the slower one's end-to-end rate
  *   commands     Redis commands per task from INFO commandstats (script-internal calls included),
  *                with a backlog and at 50% load
  *   idle CPU     this process and redis-server over 5 s with idle workers on 12 queues
@@ -15,179 +18,20 @@
  * BENCH_JSON=<file> also writes the figures as JSON. Each scenario runs BENCH_REPEATS (3) times,
  * alternating the two systems; the best throughput and the median latency run are kept.
  */
-import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { homedir } from "node:os";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { AGENT_TYPES, taskTypesOf } from "../src/catalog";
+import { AGENT_TYPES } from "../src/catalog";
 import { startLocalRedis } from "../src/cli/local-redis";
-import { createLogger } from "../src/lib/log";
-import { createMetrics } from "../src/lib/metrics";
-import { TaskQueue } from "../src/queue";
-import { Worker } from "../src/worker";
+import { bullSubject, fleetSubject, loadBullmq, type Subject } from "./subjects";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(100, Math.round(count * SCALE));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-interface Payload {
-  t: number;
-}
-
-/** What the benchmark needs from a queue system. */
-interface Subject {
-  name: string;
-  enqueue(queue: number, payload: Payload): Promise<void>;
-  startWorkers(
-    queues: number[],
-    concurrency: number,
-    onStart: (p: Payload) => void,
-    onDone: () => void,
-  ): Promise<void>;
-  stopWorkers(): Promise<void>;
-  close(): Promise<void>;
-}
-
-// ------------------------------------------------------------------ the fleet queue
-
-function fleetSubject(url: string): Subject {
-  const producer = new TaskQueue({ redis: url, prefix: "bench" });
-  let consumer: TaskQueue | undefined;
-  let workers: Worker[] = [];
-  const silent = createLogger({}, "silent");
-  const metrics = createMetrics(undefined, { processMetrics: false });
-  return {
-    name: "fleet",
-    async enqueue(queue, payload) {
-      const agent = AGENT_TYPES[queue]!;
-      await producer.enqueue({ type: taskTypesOf(agent)[0], input: { t: payload.t } });
-    },
-    async startWorkers(queues, concurrency, onStart, onDone) {
-      consumer = new TaskQueue({ redis: url, prefix: "bench" });
-      workers = queues.map(
-        (q) =>
-          new Worker({
-            queue: consumer!,
-            agent: AGENT_TYPES[q]!,
-            concurrency,
-            logger: silent,
-            metrics,
-            execute: async (task) => {
-              onStart({ t: task.input.t as number });
-              return null;
-            },
-            hooks: { onFinish: () => onDone() },
-          }),
-      );
-      for (const worker of workers) worker.start();
-    },
-    async stopWorkers() {
-      await Promise.all(workers.map((w) => w.drain(5_000).then(() => w.close())));
-      await consumer?.close();
-      workers = [];
-    },
-    async close() {
-      await producer.close();
-    },
-  };
-}
-
-// ------------------------------------------------------------------ BullMQ (loaded at run time)
-
-interface BullQueue {
-  add(name: string, data: Payload): Promise<unknown>;
-  close(): Promise<void>;
-}
-interface BullWorker {
-  on(event: "completed", listener: () => void): unknown;
-  waitUntilReady(): Promise<unknown>;
-  close(): Promise<void>;
-}
-interface BullModule {
-  Queue: new (name: string, options: { connection: object }) => BullQueue;
-  Worker: new (
-    name: string,
-    processor: (job: { data: Payload }) => Promise<unknown>,
-    options: { connection: object; concurrency: number },
-  ) => BullWorker;
-}
-
-function loadBullmq(): BullModule {
-  const dir = process.env.BENCH_BULLMQ_DIR ?? path.join(homedir(), ".cache", "agent-fleet", "bench-bullmq");
-  const manifest = path.join(dir, "package.json");
-  if (!existsSync(path.join(dir, "node_modules", "bullmq"))) {
-    console.log(`[bench] installing bullmq@6.7.0 (benchmark only) into ${dir} ...`);
-    mkdirSync(dir, { recursive: true });
-    if (!existsSync(manifest)) writeFileSync(manifest, '{ "name": "bench-bullmq", "private": true }\n');
-    execFileSync(
-      "npm",
-      [
-        "install",
-        "--no-save",
-        "--omit=optional",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "bullmq@6.7.0",
-        "ioredis@6.0.0",
-      ],
-      { cwd: dir, stdio: "inherit" },
-    );
-  }
-  const loaded: unknown = createRequire(manifest)("bullmq");
-  if (typeof loaded !== "object" || loaded === null || !("Queue" in loaded) || !("Worker" in loaded)) {
-    throw new Error(`${dir}: the bullmq package does not export Queue and Worker`);
-  }
-  return loaded as BullModule;
-}
-
-function bullSubject(url: string, bull: BullModule): Subject {
-  const { port } = new URL(url);
-  const connection = { host: "127.0.0.1", port: Number(port), maxRetriesPerRequest: null };
-  const queues = new Map<number, BullQueue>();
-  let workers: BullWorker[] = [];
-  const queueOf = (q: number) => {
-    let queue = queues.get(q);
-    if (!queue) {
-      queue = new bull.Queue(`bench-${AGENT_TYPES[q]}`, { connection });
-      queues.set(q, queue);
-    }
-    return queue;
-  };
-  return {
-    name: "BullMQ",
-    async enqueue(q, payload) {
-      await queueOf(q).add("task", payload);
-    },
-    async startWorkers(qs, concurrency, onStart, onDone) {
-      workers = qs.map(
-        (q) =>
-          new bull.Worker(
-            `bench-${AGENT_TYPES[q]}`,
-            async (job) => {
-              onStart(job.data);
-              return null;
-            },
-            { connection, concurrency },
-          ),
-      );
-      for (const worker of workers) worker.on("completed", onDone);
-      await Promise.all(workers.map((w) => w.waitUntilReady()));
-    },
-    async stopWorkers() {
-      await Promise.all(workers.map((w) => w.close()));
-      workers = [];
-    },
-    async close() {
-      await Promise.all([...queues.values()].map((q) => q.close()));
-    },
-  };
-}
 
 // ------------------------------------------------------------------ measurements
 
@@ -284,6 +128,63 @@ async function produce(subject: Subject, rate: number, seconds: number): Promise
   return sent;
 }
 
+/** Enqueues `count` tasks as fast as 50 concurrent calls allow. */
+async function flood(subject: Subject, count: number): Promise<number> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (sent < count) {
+        sent++;
+        await subject.enqueue(0, { t: now() });
+      }
+    }),
+  );
+  return sent;
+}
+
+/** Runs this file as a producer process: `produce <system> <url> <rate> <seconds>` or `flood <system> <url> <count>`. */
+async function runProducer(
+  mode: "produce" | "flood",
+  subject: Subject,
+  url: string,
+  args: string[],
+): Promise<number> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--import", "tsx", __filename, mode, subject.name, url, ...args],
+    { cwd: path.resolve(__dirname, "..", ".."), maxBuffer: 1 << 20 },
+  );
+  return Number(/sent (\d+)/.exec(stdout)?.[1] ?? NaN);
+}
+
+/**
+ * End-to-end capacity: a producer process enqueues `count` tasks as fast as it can while one
+ * worker (concurrency 10) runs them, both on the same Redis; tasks/s from the first start to the
+ * last completion. "50% load" for the latency runs is half of this.
+ */
+async function endToEnd(subject: Subject, redis: Redis, url: string, count: number): Promise<number> {
+  await redis.flushall();
+  let done = 0;
+  let first = 0;
+  let last = 0;
+  await subject.startWorkers(
+    [0],
+    10,
+    () => {
+      if (first === 0) first = now();
+    },
+    () => {
+      done++;
+      last = now();
+    },
+  );
+  const sent = await runProducer("flood", subject, url, [String(count)]);
+  const deadline = Date.now() + 60_000;
+  while (done < sent && Date.now() < deadline) await sleep(5);
+  await subject.stopWorkers();
+  return done / ((last - first) / 1000);
+}
+
 /**
  * p50/p99 from enqueue to start, with the producer in its own process (as the router is), paced
  * at `rate`. Payloads carry the wall-clock enqueue time in ms (performance.timeOrigin + now()).
@@ -300,12 +201,7 @@ async function latency(subject: Subject, redis: Redis, url: string, rate: number
   );
   await sleep(300);
   await redis.config("RESETSTAT");
-  const { stdout: output } = await promisify(execFile)(
-    process.execPath,
-    ["--import", "tsx", __filename, "produce", subject.name, url, String(rate), String(seconds)],
-    { cwd: path.resolve(__dirname, "..", ".."), maxBuffer: 1 << 20 },
-  );
-  const sent = Number(/sent (\d+)/.exec(output)?.[1] ?? NaN);
+  const sent = await runProducer("produce", subject, url, [String(rate), String(seconds)]);
   const deadline = Date.now() + 60_000;
   while (done < sent && Date.now() < deadline) await sleep(5);
   const stats = await commandStats(redis);
@@ -358,6 +254,8 @@ interface Result {
   c10: Throughput;
   c50: Throughput;
   all12: Throughput;
+  /** End-to-end tasks/s: a producer process flooding, one worker at concurrency 10. */
+  capacity: number;
   latency: Awaited<ReturnType<typeof latency>>;
   /** At 50% of the slowest system's capacity. */
   latencyAtCommonRate: Awaited<ReturnType<typeof latency>>;
@@ -395,7 +293,15 @@ async function measureAll(
   }
   // Each system at 50% of its own capacity, and every system at 50% of the slowest one's capacity
   // (the same absolute load, so the figures compare like for like).
-  const rates = subjects.map((_, i) => best[i]!.get("c10")!.tasksPerSecond / 2);
+  const capacity = subjects.map(() => 0);
+  for (let rep = 0; rep < REPEATS; rep++) {
+    for (const [i, subject] of subjects.entries()) {
+      const rate = await endToEnd(subject, redis, url, n(20_000));
+      console.log(`[bench] ${subject.name.padEnd(6)} end-to-end run ${rep + 1}: ${Math.round(rate)} tasks/s`);
+      capacity[i] = Math.max(capacity[i]!, rate);
+    }
+  }
+  const rates = capacity.map((c) => c / 2);
   const common = Math.min(...rates);
   const latencies = subjects.map(() => [] as Result["latency"][]);
   const latenciesCommon = subjects.map(() => [] as Result["latency"][]);
@@ -428,6 +334,7 @@ async function measureAll(
       c10: get("c10"),
       c50: get("c50"),
       all12: get("all12"),
+      capacity: capacity[i]!,
       latency: median(latencies[i]!)!,
       latencyAtCommonRate: median(latenciesCommon[i]!) ?? median(latencies[i]!)!,
       idle,
@@ -443,7 +350,8 @@ function report(fleet: Result, bull: Result | undefined): string {
     ["no-op tasks/s, 1 worker, concurrency 10", (r) => r.c10.tasksPerSecond, 0, "higher"],
     ["no-op tasks/s, 1 worker, concurrency 50", (r) => r.c50.tasksPerSecond, 0, "higher"],
     ["no-op tasks/s, 12 queues together (c=10 each)", (r) => r.all12.tasksPerSecond, 0, "higher"],
-    ["load for the latency runs (tasks/s = 50% of c=10)", (r) => r.latency.rate, 0, "higher"],
+    ["end-to-end tasks/s, producer process + worker (c=10)", (r) => r.capacity, 0, "higher"],
+    ["load for the latency runs (50% of end-to-end)", (r) => r.latency.rate, 0, "higher"],
     ["enqueue→start p50 at 50% load (ms)", (r) => r.latency.p50, 2, "lower"],
     ["enqueue→start p99 at 50% load (ms)", (r) => r.latency.p99, 2, "lower"],
     [
@@ -455,7 +363,7 @@ function report(fleet: Result, bull: Result | undefined): string {
     ["  enqueue", (r) => r.c10.enqueueCommandsPerTask, 1, "lower"],
     ["  claim + run + ack", (r) => r.c10.commandsPerTask, 1, "lower"],
     ["  EVALSHA calls of claim + run + ack", (r) => r.c10.scriptCallsPerTask, 2, "lower"],
-    ["common load for both (50% of the slower's c=10)", (r) => r.latencyAtCommonRate.rate, 0, "higher"],
+    ["common load for both (50% of the slower's end-to-end)", (r) => r.latencyAtCommonRate.rate, 0, "higher"],
     ["enqueue→start p50 at the common load (ms)", (r) => r.latencyAtCommonRate.p50, 2, "lower"],
     ["enqueue→start p99 at the common load (ms)", (r) => r.latencyAtCommonRate.p99, 2, "lower"],
     ["Redis commands/task at 50% load", (r) => r.latency.commandsPerTask, 1, "lower"],
@@ -527,17 +435,21 @@ async function main(): Promise<void> {
   }
 }
 
-/** `queue-bench.ts produce <system> <url> <rate> <seconds>`: the latency runs' producer process. */
-async function producerMain(args: string[]): Promise<void> {
-  const [system, url, rate, seconds] = args;
-  if (!url) throw new Error("usage: queue-bench.ts produce <fleet|BullMQ> <url> <rate> <seconds>");
+/** The producer process of the latency and end-to-end runs (see runProducer). */
+async function producerMain(mode: string, args: string[]): Promise<void> {
+  const [system, url, ...rest] = args;
+  if (!url) throw new Error("usage: queue-bench.ts produce|flood <fleet|BullMQ> <url> ...");
   const subject = system === "BullMQ" ? bullSubject(url, loadBullmq()) : fleetSubject(url);
-  const sent = await produce(subject, Number(rate), Number(seconds));
+  const sent =
+    mode === "flood"
+      ? await flood(subject, Number(rest[0]))
+      : await produce(subject, Number(rest[0]), Number(rest[1]));
   await subject.close();
   console.log(`sent ${sent}`);
 }
 
-(process.argv[2] === "produce" ? producerMain(process.argv.slice(3)) : main()).then(
+const mode = process.argv[2];
+(mode === "produce" || mode === "flood" ? producerMain(mode, process.argv.slice(3)) : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error(error);

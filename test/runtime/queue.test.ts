@@ -217,6 +217,30 @@ describe("lifecycle", () => {
     expect(await raw.zcard(queue.keys("coordinator").leases)).toBe(1); // b's lease only
   });
 
+  it("acknowledges several tasks in one call, reports the lost ones and refills the slots", async () => {
+    let now = 2_000_000;
+    const queue = newQueue({ now: () => now });
+    for (let i = 0; i < 6; i++) await queue.enqueue({ id: `m${i}`, type: "planning", input: {} });
+    const first = await queue.claim("coordinator", { count: 3, leaseMs: 1_000, workerId: "w" });
+    now += 2_000;
+    await queue.reap("coordinator"); // all three leases expired and went back to ready
+    const again = await queue.claim("coordinator", { count: 3, ...W }); // m0..m2 again, new tokens
+    const reply = await queue.ackMany(
+      "coordinator",
+      [
+        { lease: again[0]!, result: "a" },
+        { lease: first[1]!, result: "stale" }, // the old token of m1
+        { lease: again[2]!, result: "c" },
+      ],
+      { count: 2, ...W },
+    );
+    expect(reply.lost).toEqual(["m1"]);
+    expect(reply.next.map((t) => t.id)).toEqual(["m3", "m4"]);
+    expect((await queue.getTask("m0"))?.result).toBe("a");
+    expect((await queue.getTask("m1"))?.status).toBe("running");
+    expect((await queue.getTask("m2"))?.status).toBe("succeeded");
+  });
+
   it("an ack with a stale token is refused and writes nothing", async () => {
     const queue = newQueue();
     await queue.enqueue({ id: "a", type: "planning", input: {} });
