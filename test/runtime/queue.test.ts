@@ -4,9 +4,9 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TaskQueue } from "../../agent-runtime/src/queue";
 import {
   InvalidTaskError,
+  TaskQueue,
   loadScripts,
   queueKeys,
   retryDelayBounds,
@@ -470,5 +470,26 @@ describe("claim batching", () => {
     expect(seen.map((t) => t.id)).toEqual(Array.from({ length: 25 }, (_, i) => `b${i}`));
     expect(new Set(seen.map((t) => t.token)).size).toBe(25);
     await sleep(1);
+  });
+});
+
+describe("authentication", () => {
+  it("connects with REDIS_PASSWORD when the URL carries none", async () => {
+    const secured = await startRedis({ appendonly: false, password: "s3cret" });
+    try {
+      const url = `redis://127.0.0.1:${secured.port}/0`;
+      const queue = new TaskQueue({ redis: url, password: "s3cret" });
+      expect((await queue.enqueue({ type: "research", input: {} })).created).toBe(true);
+      await queue.close();
+      const wrong = new TaskQueue({
+        redis: url,
+        password: "nope",
+        redisOptions: { maxRetriesPerRequest: 0 },
+      });
+      await expect(wrong.ping()).rejects.toThrow();
+      await wrong.close();
+    } finally {
+      await secured.destroy();
+    }
   });
 });

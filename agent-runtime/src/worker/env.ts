@@ -7,7 +7,9 @@ import { z } from "zod";
 import { AGENT_TYPES } from "../catalog";
 import { parseEnv } from "../lib/env";
 import { LOG_LEVELS } from "../lib/log";
+import type { TaskQueueOptions } from "../queue/client";
 import { QUEUE_PREFIX_PATTERN } from "../queue/keys";
+import type { WorkerOptions } from "./worker";
 
 const int = (min: number, max: number, fallback: number) =>
   z.coerce
@@ -65,4 +67,29 @@ export type WorkerEnv = z.output<typeof WorkerEnvSchema> & { WORKER_ID: string }
 export function loadWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
   const parsed = parseEnv(WorkerEnvSchema, env, { what: "worker", secrets: ["REDIS_PASSWORD", "REDIS_URL"] });
   return { ...parsed, WORKER_ID: parsed.WORKER_ID ?? `${hostname()}-${process.pid}` };
+}
+
+/** The TaskQueue options a worker's environment sets. */
+export function queueOptionsFromEnv(env: WorkerEnv) {
+  return {
+    redis: env.REDIS_URL,
+    ...(env.REDIS_PASSWORD === undefined ? {} : { password: env.REDIS_PASSWORD }),
+    prefix: env.QUEUE_PREFIX,
+    resultTtlMs: env.RESULT_TTL_SECONDS * 1000,
+    defaultMaxDeliveries: env.MAX_DELIVERIES,
+  } satisfies TaskQueueOptions;
+}
+
+/** The Worker options a worker's environment sets (add queue, agent, execute, logger, metrics). */
+export function workerOptionsFromEnv(env: WorkerEnv) {
+  return {
+    agent: env.AGENT_TYPE,
+    concurrency: env.CONCURRENCY,
+    leaseMs: env.LEASE_MS,
+    taskTimeoutMs: env.TASK_TIMEOUT_MS,
+    backoff: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
+    reapIntervalMs: env.REAP_INTERVAL_MS,
+    blockTimeoutMs: env.BLOCK_TIMEOUT_MS,
+    workerId: env.WORKER_ID,
+  } satisfies Partial<WorkerOptions>;
 }

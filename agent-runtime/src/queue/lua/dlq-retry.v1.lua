@@ -10,14 +10,7 @@
 ]]
 -- @include common
 
-local ids = {}
-if #ARGV >= 2 then
-  for i = 2, #ARGV do
-    ids[#ids + 1] = ARGV[i]
-  end
-else
-  ids = redis.call("ZRANGE", KEYS[4], 0, tonumber(ARGV[1]) - 1)
-end
+local ids = deadTargets()
 local retried = 0
 for _, id in ipairs(ids) do
   if redis.call("ZREM", KEYS[4], id) == 1 then

@@ -51,3 +51,15 @@ local function deadLetter(id, now, message)
   redis.call("HSET", taskKey(id), "status", "dead", "error", message, "finishedAt", now)
   redis.call("ZADD", KEYS[4], now, id)
 end
+
+-- The DLQ scripts' targets: the ids in ARGV[2..], or else the oldest ARGV[1] dead tasks.
+local function deadTargets()
+  if #ARGV >= 2 then
+    local ids = {}
+    for i = 2, #ARGV do
+      ids[#ids + 1] = ARGV[i]
+    end
+    return ids
+  end
+  return redis.call("ZRANGE", KEYS[4], 0, tonumber(ARGV[1]) - 1)
+end
