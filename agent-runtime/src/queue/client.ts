@@ -435,10 +435,19 @@ export class TaskQueue {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsConnection) return;
+    // QUIT waits for the server (commands wait through outages); never longer than 2 s.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.redis.quit();
+      await Promise.race([
+        this.redis.quit(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error("QUIT timed out")), 2_000);
+        }),
+      ]);
     } catch {
       this.redis.disconnect();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
