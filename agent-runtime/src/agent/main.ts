@@ -18,7 +18,7 @@ import { createLogger, errorFields, type Logger } from "../lib/log";
 import { metrics as processMetrics, type RuntimeMetrics } from "../lib/metrics";
 import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
-import { loadWorkerEnv, type WorkerEnv } from "../worker/env";
+import { loadWorkerEnv, queueOptionsFromEnv, workerOptionsFromEnv, type WorkerEnv } from "../worker/env";
 import { Worker, type DrainSummary, type TaskHandler } from "../worker/worker";
 import { closeQueue } from "../router/main";
 import { ExecuteEndpoint } from "./execute";
@@ -75,28 +75,14 @@ export interface RunningAgent {
 export async function startAgent(options: StartAgentOptions): Promise<RunningAgent> {
   const { agent, worker: env, executor, metrics, logger: log } = options;
   const ownsQueue = options.queue === undefined;
-  const queue =
-    options.queue ??
-    new TaskQueue({
-      redis: env.REDIS_URL,
-      ...(env.REDIS_PASSWORD === undefined ? {} : { password: env.REDIS_PASSWORD }),
-      prefix: env.QUEUE_PREFIX,
-      resultTtlMs: env.RESULT_TTL_SECONDS * 1000,
-      defaultMaxDeliveries: env.MAX_DELIVERIES,
-    });
+  const queue = options.queue ?? new TaskQueue(queueOptionsFromEnv(env));
   if (ownsQueue)
     queue.redis.on("error", (error: unknown) => log.debug(errorFields(error), "redis connection error"));
   const worker = new Worker({
+    ...workerOptionsFromEnv(env),
     queue,
     agent,
     execute: executorHandler(executor),
-    concurrency: env.CONCURRENCY,
-    leaseMs: env.LEASE_MS,
-    taskTimeoutMs: env.TASK_TIMEOUT_MS,
-    backoff: { baseMs: env.RETRY_BASE_MS, maxMs: env.RETRY_MAX_MS },
-    reapIntervalMs: env.REAP_INTERVAL_MS,
-    blockTimeoutMs: env.BLOCK_TIMEOUT_MS,
-    workerId: env.WORKER_ID,
     logger: log,
     metrics,
   });
