@@ -133,6 +133,15 @@ export async function renderConfig(config: FleetConfig, stack: string): Promise<
   return { stack, config, resources: mocks.resources, objects, others };
 }
 
+/**
+ * One document as YAML that means the same to every Kubernetes tool. kubectl and client-go read
+ * YAML 1.1, where unquoted `yes`, `on`, `y` or `0777` are not strings, so strings like those are
+ * written quoted (Redis' `--appendonly yes` would otherwise reach the API server as a boolean).
+ */
+export function manifestYaml(doc: unknown): string {
+  return stringify(doc, { version: "1.1", sortMapEntries: false, lineWidth: 0 });
+}
+
 function otherFile(r: RecordedResource): string {
   return `_pulumi/${r.type.replace(/[^\w.-]+/g, "_")}-${r.name}.yaml`;
 }
@@ -148,7 +157,7 @@ export function writeRender(result: RenderResult, outDir: string): string[] {
   const files: string[] = [];
   const write = (file: string, doc: unknown) => {
     mkdirSync(dirname(join(tmp, file)), { recursive: true });
-    writeFileSync(join(tmp, file), stringify(doc, { sortMapEntries: false, lineWidth: 0 }));
+    writeFileSync(join(tmp, file), manifestYaml(doc));
     files.push(file);
   };
   try {

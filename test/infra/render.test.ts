@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 const ROOT = join(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -36,7 +37,7 @@ function tree(dir: string): Map<string, string> {
 }
 
 describe("npm run render", () => {
-  it.each(["dev", "staging", "prod"])(
+  it.each(["dev", "staging", "prod", "e2e"])(
     "renders %s deterministically: two runs, byte-identical files",
     async (stack) => {
       const a = join(scratch, `${stack}-a`);
@@ -50,6 +51,9 @@ describe("npm run render", () => {
       expect(ta.size).toBeGreaterThan(12);
       expect(ta).toEqual(tree(b));
       expect(ta.has("_cluster/namespace-agent-fleet.yaml")).toBe(true);
+      // kubectl reads YAML 1.1 (unquoted yes/on/0777 are not strings there): every file must mean
+      // the same under 1.1 as under 1.2, e.g. Redis' "--appendonly yes" stays a string.
+      for (const [file, text] of ta) expect(parse(text, { version: "1.1" }), file).toEqual(parse(text));
       // The summary table names every agent with its workload kind.
       for (const agent of ["python", "ml", "integration"])
         expect(first.stdout).toMatch(new RegExp(`^${agent}\\s+`, "m"));

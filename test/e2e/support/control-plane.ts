@@ -1,0 +1,52 @@
+/**
+ * The throwaway control plane the e2e suite deploys to: binaries from toolchain.sh (built from Go
+ * modules, cached by version), processes from cluster.sh (etcd, kube-apiserver,
+ * kube-controller-manager on 127.0.0.1 with generated certificates).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+const HERE = __dirname;
+const E2E_DIR = join(HERE, "..");
+
+export interface ControlPlane {
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  binDir: string;
+}
+
+/** Runs one of the e2e shell scripts; its stderr (progress) goes to ours, its stdout is returned. */
+function script(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync("bash", [join(E2E_DIR, name), ...args], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`test/e2e/${name} ${args.join(" ")} exited with ${r.status}`);
+  return r.stdout.trim();
+}
+
+/** Builds (or finds in the cache) etcd, kube-apiserver, kube-controller-manager and kubectl. */
+export function ensureToolchain(): string {
+  const lines = script("toolchain.sh", []).split("\n");
+  const binDir = lines[lines.length - 1];
+  if (!binDir) throw new Error("toolchain.sh printed no bin folder");
+  return binDir;
+}
+
+const clusterJson = z.object({ dir: z.string(), kubeconfig: z.string(), server: z.string() });
+
+export function startControlPlane(binDir: string): ControlPlane {
+  const dir = script("cluster.sh", ["start"], { ...process.env, E2E_TOOLS_BIN: binDir });
+  const info = clusterJson.parse(JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")));
+  return { ...info, binDir };
+}
+
+export function stopControlPlane(cp: ControlPlane): void {
+  script("cluster.sh", ["stop", cp.dir]);
+}
