@@ -1,6 +1,6 @@
 /**
- * @agent-fleet/runtime — public API. Queue + worker + lib exports first; the router, executors
- * and CLI append theirs below.
+ * @agent-fleet/runtime — public API: the queue, the worker, the executors, the task router and
+ * the agent process, and the shared process plumbing. (The CLI is the package's bin.)
  */
 export * from "./catalog";
 
@@ -16,13 +16,30 @@ export { createMetrics, metrics, TASK_OUTCOMES, type RuntimeMetrics, type TaskOu
 export {
   createHttpServer,
   HttpServer,
-  HttpError,
-  readJsonBody,
-  parseBody,
-  sendJson,
-  sendError,
   DEFAULT_MAX_BODY_BYTES,
   type HttpServerOptions,
   type RouteHandler,
 } from "./lib/http";
+export { HttpError, readJsonBody, parseBody, sendJson, sendError, type ErrorDetail } from "./lib/json";
 export { parseEnv, EnvError, type ParseEnvOptions } from "./lib/env";
+export { withTimeout } from "./lib/timeout";
+
+// Executors
+export {
+  createExecutor,
+  echoSettings,
+  resolveExecutorSettings,
+  ExecutorError,
+  ExecutorConfigError,
+  type Executor,
+  type ExecutionTask,
+  type ExecutionResult,
+  type ExecutorSettings,
+  type ExecutorKind,
+} from "./executors";
+export { executorMetrics } from "./executors/metrics";
+
+// Task router and agent process
+export { startRouter, runRouter, type RunningRouter } from "./router/main";
+export { loadRouterConfig, type RouterConfig } from "./router/config";
+export { startAgent, runAgent, executorHandler, type RunningAgent } from "./agent/main";

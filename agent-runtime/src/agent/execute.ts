@@ -10,7 +10,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { z } from "zod";
 import { agentForTask, taskTypesOf, type AgentType } from "../catalog";
 import { ExecutorError, type Executor } from "../executors";
-import { HttpError, parseBody, readJsonBody, sendJson } from "../router/json";
+import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
 import { TASK_ID_PATTERN, TaskInputSchema } from "../router/schemas";
 
 export const ExecuteBodySchema = z.strictObject({

@@ -20,7 +20,6 @@ import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { loadWorkerEnv, queueOptionsFromEnv, workerOptionsFromEnv, type WorkerEnv } from "../worker/env";
 import { Worker, type DrainSummary, type TaskHandler } from "../worker/worker";
-import { closeQueue } from "../router/main";
 import { ExecuteEndpoint } from "./execute";
 
 /** The agent's own variables, beside the worker's (worker/env.ts) and the executor's. */
@@ -122,7 +121,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
     await worker.close();
     if (http)
       await http.close().catch((error: unknown) => log.warn(errorFields(error), "closing HTTP failed"));
-    if (ownsQueue) await closeQueue(queue);
+    if (ownsQueue) await queue.close();
   };
   return {
     agent,

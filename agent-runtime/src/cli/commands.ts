@@ -8,7 +8,6 @@ import { AGENT_TYPES, isAgentType, type AgentType } from "../catalog";
 import { parseEnv } from "../lib/env";
 import { DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN } from "../queue/keys";
 import { TaskQueue } from "../queue/client";
-import { closeQueue } from "../router/main";
 import { RouterClient, TERMINAL_STATUSES } from "./client";
 import { parseTaskInput } from "./input";
 import { formatAge, formatTable } from "./table";
@@ -171,7 +170,7 @@ export async function dlqCommand(
     if (ids.length > count) io.err(`${ids.length - count} of the given ids were not in the dead-letter set`);
     return 0;
   } finally {
-    await closeQueue(queue);
+    await queue.close();
   }
 }
 

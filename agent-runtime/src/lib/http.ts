@@ -4,23 +4,20 @@
  * other modules register (the router's /v1/*, the agent's /v1/execute).
  *
  *   const http = createHttpServer({ port: 8080, registry: metrics.registry, ready: () => worker.ready });
- *   http.route("POST", /^\/v1\/execute$/, async (req, res) => {
+ *   http.route("POST", /^\/v1\/execute$/, async (req, res) => {   // helpers from ./json
  *     const body = await readJsonBody(req, http.maxBodyBytes);   // 413 / 415 / 400 as HttpError
  *     sendJson(res, 200, { ok: true });
  *   });
  *   await http.listen();  ...  await http.close();
  *
  * A handler that throws HttpError answers with its status and `{error, details}`; anything else
- * is a logged 500. The JSON helpers are the ones the router already uses (router/json.ts),
- * re-exported here so there is one implementation.
+ * is a logged 500. The JSON helpers (readJsonBody, sendJson, HttpError, ...) live in ./json.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import { HttpError, sendError, sendJson } from "../router/json";
+import { HttpError, sendError, sendJson } from "./json";
 import { errorFields, logger as defaultLogger, type Logger } from "./log";
-
-export { HttpError, parseBody, readJsonBody, sendError, sendJson } from "../router/json";
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 

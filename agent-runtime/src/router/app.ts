@@ -8,7 +8,7 @@ import type { HttpServer, RouteHandler } from "../lib/http";
 import { InvalidTaskError } from "../queue/errors";
 import type { TaskQueue } from "../queue/client";
 import type { TokenAuth } from "./auth";
-import { HttpError, parseBody, readJsonBody, sendJson } from "./json";
+import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
 import type { QueueGauges } from "./metrics";
 import { SubmitTaskSchema, TASK_ID_PATTERN } from "./schemas";
 

@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { createHttpServer, type HttpServer } from "../lib/http";
 import { createLogger, errorFields, type Logger } from "../lib/log";
 import { createMetrics, metrics as processMetrics } from "../lib/metrics";
+import { withTimeout } from "../lib/timeout";
 import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { registerRouterRoutes } from "./app";
@@ -94,7 +95,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
         } catch (error) {
           log.warn(errorFields(error), "closing the HTTP server failed");
         }
-        if (ownsQueue) await closeQueue(queue, redisTimeoutMs);
+        if (ownsQueue) await queue.close(redisTimeoutMs);
       })()),
   };
 }
@@ -109,24 +110,4 @@ export async function runRouter(env: NodeJS.ProcessEnv = process.env): Promise<v
     "task router listening",
   );
   handleShutdownSignals({ graceful: () => router.close(), force: () => router.close(), logger: log });
-}
-
-/**
- * TaskQueue.close() sends QUIT, which ioredis holds in its offline queue for as long as Redis is
- * unreachable; give it a moment, then drop the connection.
- */
-export async function closeQueue(queue: TaskQueue, ms = REDIS_CHECK_TIMEOUT_MS): Promise<void> {
-  try {
-    await withTimeout(queue.close(), ms, "closing the Redis connection");
-  } catch {
-    queue.redis.disconnect();
-  }
-}
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 /**
- * JSON over node:http for the router and the agent's /v1/execute: bounded body reading and one
- * error shape, {error, details}, for every 4xx/5xx.
+ * JSON over node:http for every runtime server (the router's /v1/*, the agent's /v1/execute and
+ * the probes of lib/http.ts): bounded body reading, zod validation and one error shape,
+ * {error, details}, for every 4xx/5xx.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
