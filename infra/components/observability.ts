@@ -22,6 +22,16 @@ export const PROMETHEUS_CHART = {
 };
 
 /**
+ * Requests and limits of the two servers. Scheduled with requests, so a node has room for them
+ * (without, Prometheus is the first pod evicted under memory pressure and the HPAs go blind);
+ * the capacity report (infra/cost) counts the same numbers.
+ */
+export const OBSERVABILITY_RESOURCES = {
+  prometheus: { requests: { cpu: "500m", memory: "2Gi" }, limits: { memory: "4Gi" } },
+  adapter: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+} as const;
+
+/**
  * The adapter's rules. The router runs several replicas that all export the same gauges, so the
  * External metric takes `max` per agent, never `sum` (which would multiply the backlog).
  */
@@ -79,9 +89,17 @@ export class FleetObservability extends pulumi.ComponentResource {
             namespace: ns.metadata.name,
             repositoryOpts: { repo: PROMETHEUS_CHART.repo },
             values: {
+              // Only the fleet's own metrics are needed (the router's backlog gauges, the agents'
+              // task metrics): no node or cluster-state exporters, no alerting, no push gateway.
               alertmanager: { enabled: false },
               "prometheus-pushgateway": { enabled: false },
-              server: { global: { scrape_interval: args.scrapeInterval ?? "15s" }, retention: "7d" },
+              "prometheus-node-exporter": { enabled: false },
+              "kube-state-metrics": { enabled: false },
+              server: {
+                global: { scrape_interval: args.scrapeInterval ?? "15s" },
+                retention: "7d",
+                resources: OBSERVABILITY_RESOURCES.prometheus,
+              },
             },
           },
           { parent: this },
@@ -103,6 +121,7 @@ export class FleetObservability extends pulumi.ComponentResource {
               port: 80,
             },
             rules: adapterRules(),
+            resources: OBSERVABILITY_RESOURCES.adapter,
           },
         },
         { parent: this, dependsOn: deps },

@@ -20,7 +20,7 @@ import {
   gceMachineShape,
   type PriceTableInfo,
 } from "./prices";
-import { UNREQUESTED, fleetPods, generalPool, type PodGroup } from "./workloads";
+import { fleetPods, generalPool, type PodGroup } from "./workloads";
 
 export interface ScalePoint {
   pods: number;
@@ -216,13 +216,6 @@ export function capacityPlan(config: FleetConfig): CapacityPlan {
   const warnings: string[] = [];
   const specs = poolSpecs(config, warnings);
   const groups = fleetPods(config);
-  const unrequested = groups.filter((g) => UNREQUESTED.includes(g.name)).map((g) => g.name);
-  if (unrequested.length) {
-    warnings.push(
-      `${unrequested.join(" and ")} run without resource requests (chart defaults), so neither the scheduler ` +
-        "nor this report reserves room for them; give them requests to make room certain",
-    );
-  }
   if (specs && generalPool(config) === undefined) {
     problems.push(
       "cluster.nodePools: every pool has a NoSchedule/NoExecute taint, so the task router, Redis and the " +

@@ -13,6 +13,7 @@
 import type { AgentType } from "../catalog";
 import type { FleetConfig } from "../config";
 import { addAmounts, amountOf, type Amount } from "./overhead";
+import { OBSERVABILITY_RESOURCES } from "../components/observability";
 
 export interface PodGroup {
   /** What the pods are: `agent python`, `task-router`, `istiod`, ... */
@@ -32,17 +33,14 @@ export interface PodGroup {
 export const ISTIO_PROXY = { cpu: "100m", memory: "128Mi" } as const;
 
 /**
- * Platform pods the stack installs, by the requests their charts give them. istiod: the istiod
- * chart's default (pilot.resources.requests). Prometheus and prometheus-adapter are installed with
- * chart defaults that set no requests, so the scheduler counts them as zero and so does this
- * report; `UNREQUESTED` names them so the report can say so.
+ * Platform pods the stack installs, by their requests. istiod: the istiod chart's default
+ * (pilot.resources.requests); Prometheus and prometheus-adapter: what FleetObservability gives them.
  */
 export const PLATFORM_PODS = {
   istiod: { cpu: "500m", memory: "2Gi" },
-  prometheus: { cpu: "0", memory: "0" },
-  "prometheus-adapter": { cpu: "0", memory: "0" },
+  prometheus: OBSERVABILITY_RESOURCES.prometheus.requests,
+  "prometheus-adapter": OBSERVABILITY_RESOURCES.adapter.requests,
 } as const;
-export const UNREQUESTED = ["prometheus", "prometheus-adapter"];
 
 /** The NFS server of the hcloud-nfs model store (model-store.ts). */
 export const NFS_SERVER = { cpu: "250m", memory: "256Mi" } as const;

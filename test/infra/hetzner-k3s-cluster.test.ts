@@ -227,7 +227,7 @@ describe("staging (hetzner-k3s, 1 control-plane server, both pools autoscaled)",
           {
             name: "agent-fleet-staging-agents",
             minSize: 2,
-            maxSize: 4,
+            maxSize: 5,
             instanceType: "cpx51",
             region: "nbg1",
           },

@@ -361,6 +361,21 @@ describe("mesh", () => {
             },
           ],
         },
+        resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+      },
+    });
+  });
+
+  it("observability: Prometheus has requests (the capacity report counts them) and no extra exporters", async () => {
+    const r = await render("prod");
+    const prometheus = r.others.find((o) => o.name === "observability-prometheus");
+    expect(prometheus?.inputs).toMatchObject({
+      chart: "prometheus",
+      values: {
+        server: { resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { memory: "4Gi" } } },
+        "prometheus-node-exporter": { enabled: false },
+        "kube-state-metrics": { enabled: false },
+        alertmanager: { enabled: false },
       },
     });
   });
