@@ -281,6 +281,36 @@ describe("lifecycle", () => {
     expect((await queue.ack(first!, "late")).acked).toBe(false); // the old holder lost it
   });
 
+  it("reap says when the next lease or retry comes due, and runs 2 commands when nothing is", async () => {
+    let now = 2_000_000;
+    const queue = newQueue({ now: () => now });
+    expect(await queue.reap("data")).toEqual({
+      reclaimed: 0,
+      deadLettered: 0,
+      promoted: 0,
+      more: false,
+      nextDueAt: undefined,
+    });
+    for (const id of ["a", "b"]) await queue.enqueue({ id, type: "sql-query", input: {} });
+    const [a] = await queue.claim("data", { count: 1, leaseMs: 1_000, workerId: "w" });
+    now += 100;
+    await queue.claim("data", { count: 1, leaseMs: 1_000, workerId: "w" });
+    expect((await queue.reap("data")).nextDueAt).toBe(2_001_000); // a's lease
+    await queue.fail(a!, { error: "503", retryable: true, delayMs: 500 });
+    expect((await queue.reap("data")).nextDueAt).toBe(2_000_600); // a's retry, before b's lease
+    now += 500;
+    expect(await queue.reap("data")).toMatchObject({ promoted: 1, nextDueAt: 2_001_100 });
+
+    await raw.config("RESETSTAT");
+    now = 2_000_000; // nothing due
+    await queue.reap("data");
+    const info = await raw.info("commandstats");
+    const calls = [...info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)]
+      .filter(([, name]) => name !== "info" && name !== "config")
+      .map(([, name, n]) => [name, Number(n)]);
+    expect(Object.fromEntries(calls)).toEqual({ evalsha: 1, zrange: 2 });
+  });
+
   it("release hands a task back at the head without counting the delivery", async () => {
     const queue = newQueue();
     await queue.enqueue({ id: "a", type: "ui-component", input: {} });

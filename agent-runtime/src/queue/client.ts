@@ -23,7 +23,7 @@
  *   fail(lease, failure, next?)    → { outcome: retrying | failed | dead | lease-lost, next }
  *   renew(agent, leases, leaseMs)  → lost ids               one call for all leases
  *   release(agent, leases)         → count                  back to ready, delivery not counted
- *   reap(agent, limit?)            → { reclaimed, deadLettered, promoted, more }
+ *   reap(agent, limit?)            → { reclaimed, deadLettered, promoted, more, nextDueAt }
  *
  * A task's `input` must be a JSON object. Statuses: queued, running, retrying, succeeded,
  * failed, dead. Timestamps in scripts come from the caller's clock (`now` option), in ms.
@@ -32,16 +32,16 @@ import { randomBytes } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
 import { ZodError } from "zod";
 import { AGENT_TYPES, agentForTask, type AgentType } from "../catalog";
+import { withTimeout } from "../lib/timeout";
 import { errorFromCode, InvalidTaskError, ProtocolError, ScriptCode, type QueueError } from "./errors";
 import { DEFAULT_QUEUE_PREFIX, queueKeys, type QueueKeys } from "./keys";
 import {
   MAX_INPUT_BYTES,
   normalizeSubmission,
-  StoredPayloadSchema,
+  parseStoredPayload,
   TASK_STATUSES,
   type ClaimedTask,
   type Lease,
-  type Priority,
   type TaskStatus,
 } from "./schema";
 import { loadScripts, type ScriptSet } from "./scripts";
@@ -97,6 +97,8 @@ export interface ReapResult {
   promoted: number;
   /** A limit was hit: there may be more to do, call again. */
   more: boolean;
+  /** The earliest remaining lease deadline or retry due time (Unix ms); undefined when none. */
+  nextDueAt: number | undefined;
 }
 
 export interface AgentQueueStats {
@@ -416,38 +418,35 @@ export class TaskQueue {
   }
 
   async reap(agent: AgentType, limit = 200): Promise<ReapResult> {
-    const reply = await this.scripts["reap.v1"].run(this.redis, this.keys(agent).lifecycle, [
+    const reply = await this.scripts["reap.v2"].run(this.redis, this.keys(agent).lifecycle, [
       this.now(),
       limit,
       this.defaultMaxDeliveries,
     ]);
-    const [reclaimed, deadLettered, promoted, more] = asArray(reply, "reap.v1").map((v) => asNumber(v) ?? 0);
+    const [reclaimed, deadLettered, promoted, more, nextDue] = asArray(reply, "reap.v2").map(
+      (v) => asNumber(v) ?? 0,
+    );
     return {
       reclaimed: reclaimed ?? 0,
       deadLettered: deadLettered ?? 0,
       promoted: promoted ?? 0,
       more: more === 1,
+      nextDueAt: nextDue === undefined || nextDue < 0 ? undefined : nextDue,
     };
   }
 
-  /** Closes the connection if this queue opened it. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Closes the connection if this queue opened it. Idempotent. QUIT waits for the server
+   * (commands wait through outages), so after `timeoutMs` the connection is simply dropped.
+   */
+  async close(timeoutMs = 2_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (!this.ownsConnection) return;
-    // QUIT waits for the server (commands wait through outages); never longer than 2 s.
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        this.redis.quit(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("QUIT timed out")), 2_000);
-        }),
-      ]);
+      await withTimeout(this.redis.quit(), timeoutMs, "QUIT");
     } catch {
       this.redis.disconnect();
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -474,7 +473,7 @@ export class TaskQueue {
       const id = String(reply[base]);
       const token = String(reply[base + 1]);
       const deliveries = asNumber(reply[base + 3]) ?? 1;
-      const payload = parsePayload(reply[base + 2]);
+      const payload = parseStoredPayload(reply[base + 2]);
       if (payload === undefined) {
         // Only a hand-edited hash gets here: fail it for good rather than crash the worker on it.
         await this.fail(
@@ -488,7 +487,7 @@ export class TaskQueue {
         id,
         token,
         type: payload.type,
-        priority: payload.priority as Priority,
+        priority: payload.priority,
         input: payload.input,
         createdAt: payload.createdAt,
         enqueuedAt: payload.enqueuedAt,
@@ -561,18 +560,8 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function parsePayload(raw: unknown) {
-  if (typeof raw !== "string") return undefined;
-  try {
-    const parsed = StoredPayloadSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function toTaskRecord(agent: AgentType, hash: Record<string, string>): TaskRecord {
-  const payload = parsePayload(hash.payload);
+  const payload = parseStoredPayload(hash.payload);
   const record: TaskRecord = {
     id: payload?.id ?? "",
     agent,

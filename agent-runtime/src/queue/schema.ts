@@ -83,17 +83,45 @@ export function normalizeSubmission(submission: unknown, now: number = Date.now(
 }
 
 /** The payload as enqueue.v1.lua stores it (the `payload` field of the task hash). */
-export const StoredPayloadSchema = z.object({
-  id: z.string(),
-  type: z.string(),
-  priority: z.int().min(0).max(3),
-  createdAt: z.string().optional(),
-  enqueuedAt: z.number(),
-  maxDeliveries: z.int().optional(),
-  timeoutMs: z.int().optional(),
-  input: z.record(z.string(), z.unknown()),
-});
-export type StoredPayload = z.infer<typeof StoredPayloadSchema>;
+export interface StoredPayload {
+  id: string;
+  type: string;
+  priority: Priority;
+  createdAt?: string;
+  enqueuedAt: number;
+  maxDeliveries?: number;
+  timeoutMs?: number;
+  input: Record<string, unknown>;
+}
+
+/**
+ * Reads a stored payload; undefined when it is not JSON of that shape (only a hand-edited hash).
+ * Checked by hand rather than with zod: a worker parses one per task, and enqueue.v1.lua wrote it.
+ */
+export function parseStoredPayload(raw: unknown): StoredPayload | undefined {
+  if (typeof raw !== "string") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const p = value as Record<string, unknown>;
+  const optionalInt = (v: unknown) => v === undefined || Number.isInteger(v);
+  const ok =
+    typeof p.id === "string" &&
+    typeof p.type === "string" &&
+    (p.priority === 0 || p.priority === 1 || p.priority === 2 || p.priority === 3) &&
+    (p.createdAt === undefined || typeof p.createdAt === "string") &&
+    typeof p.enqueuedAt === "number" &&
+    optionalInt(p.maxDeliveries) &&
+    optionalInt(p.timeoutMs) &&
+    typeof p.input === "object" &&
+    p.input !== null &&
+    !Array.isArray(p.input);
+  return ok ? (p as unknown as StoredPayload) : undefined;
+}
 
 /** A task as a worker receives it. */
 export interface Task {

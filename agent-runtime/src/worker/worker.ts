@@ -15,8 +15,11 @@
  *
  * How it talks to Redis: one claim per batch of free slots; when nothing is ready it blocks on
  * the agent's wake marker (BZPOPMIN on its own connection — no polling); every ack/fail carries
- * the claim of the next task, and tasks finishing in the same event-loop turn share one ack; one renew call per interval covers all in-flight leases; a timer
- * runs the reaper (expired leases, due retries). drain() stops claiming at once and, at the
+ * the claim of the next task, and tasks finishing in the same event-loop turn share one ack; one
+ * renew call per interval covers all in-flight leases; a timer runs the reaper (expired leases,
+ * due retries), which sleeps until the next lease or retry comes due (at most one lease length,
+ * and at most 10 reaper periods), so an idle worker costs Redis one BZPOPMIN per block timeout and
+ * one reaper call per 10 s. drain() stops claiming at once and, at the
  * deadline, releases unfinished leases back to ready, so nothing is lost and no lease is left.
  * drain() does not install signal handlers: see handleShutdownSignals() in ./shutdown.
  */
@@ -51,7 +54,10 @@ export interface WorkerOptions {
   /** Timeout for tasks that set none (default 10 min). */
   taskTimeoutMs?: number;
   backoff?: BackoffOptions;
-  /** Reaper period (default 1 s, ±20% jitter). */
+  /**
+   * Shortest reaper period (default 1 s, plus up to 20% jitter). The reaper sleeps until the next
+   * lease deadline or retry it saw, but at least this long, and at most min(leaseMs, 10 × this).
+   */
   reapIntervalMs?: number;
   /** Longest single BZPOPMIN (default 5 s). */
   blockTimeoutMs?: number;
@@ -134,7 +140,12 @@ export class Worker {
   private slotWaiters: (() => void)[] = [];
   private renewTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
+  /** When the reap timer fires (Unix ms). */
+  private reapAt = Infinity;
   private reaping = false;
+  /** Labelled metric children, by task type / outcome (prom-client hashes labels on every call). */
+  private readonly durationByType = new Map<string, { observe(value: number): void }>();
+  private readonly totalByOutcome = new Map<TaskOutcome, { inc(): void }>();
   private pendingAcks: PendingAck[] = [];
   private drainPromise: Promise<DrainSummary> | undefined;
   private closePromise: Promise<void> | undefined;
@@ -341,8 +352,7 @@ export class Worker {
     } finally {
       clearTimeout(timer);
     }
-    const seconds = (Date.now() - running.startedAt) / 1000;
-    this.metrics.taskDuration.observe({ agent_type: this.agent, task_type: task.type }, seconds);
+    this.observeDuration(task.type, (Date.now() - running.startedAt) / 1000);
 
     // The lease was given up while the task ran (lost, or released at the drain deadline).
     if (running.abandoned !== undefined || !this.inFlight.has(key)) {
@@ -390,9 +400,27 @@ export class Worker {
       this.reserved -= next;
     }
     if (this.state === "draining") this.finishedWhileDraining++;
-    this.metrics.tasksTotal.inc({ agent_type: this.agent, status: outcome });
+    this.countOutcome(outcome);
     this.hooks.onFinish?.(task, outcome, failure);
     this.notifySlot();
+  }
+
+  private observeDuration(taskType: string, seconds: number): void {
+    let child = this.durationByType.get(taskType);
+    if (!child) {
+      child = this.metrics.taskDuration.labels({ agent_type: this.agent, task_type: taskType });
+      this.durationByType.set(taskType, child);
+    }
+    child.observe(seconds);
+  }
+
+  private countOutcome(outcome: TaskOutcome): void {
+    let child = this.totalByOutcome.get(outcome);
+    if (!child) {
+      child = this.metrics.tasksTotal.labels({ agent_type: this.agent, status: outcome });
+      this.totalByOutcome.set(outcome, child);
+    }
+    child.inc();
   }
 
   private taskLog(task: Task): Logger {
@@ -401,12 +429,14 @@ export class Worker {
 
   /**
    * Acknowledgements wait for the end of the current event-loop turn, so that every task that
-   * finished in it is acknowledged — and its slot refilled — by one ack.v1 call.
+   * finished in it is acknowledged — and its slot refilled — by one ack.v1 call. When no other
+   * task is running, nothing can join the batch: it goes out at once (concurrency 1 saves a turn).
    */
   private queueAck(task: ClaimedTask, result: unknown, slots: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pendingAcks.push({ task, result, slots, resolve, reject });
-      if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
+      if (this.inFlight.size === 0) void this.flushAcks();
+      else if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
     });
   }
 
@@ -457,7 +487,7 @@ export class Worker {
         if (!lost.has(running.task.id) || running.abandoned !== undefined) continue;
         running.abandoned = "lost";
         running.controller.abort(new LeaseAbort("lease lost: the task was reaped and may run elsewhere"));
-        this.metrics.tasksTotal.inc({ agent_type: this.agent, status: "lease_lost" });
+        this.countOutcome("lease_lost");
         this.log.warn({ taskId: running.task.id }, "lease lost while running; abandoning the task");
         this.hooks.onFinish?.(running.task, "lease_lost");
       }
@@ -485,36 +515,54 @@ export class Worker {
       this.log.error(errorFields(error), "releasing leases failed; they will expire and be reaped");
     }
     for (const running of entries) {
-      this.metrics.tasksTotal.inc({ agent_type: this.agent, status: "released" });
+      this.countOutcome("released");
       this.hooks.onFinish?.(running.task, "released");
     }
     this.log.info({ released, reason }, "leases released back to ready");
     return released;
   }
 
+  /** Runs the reaper in `delayMs`, unless it is already due sooner. */
   private scheduleReap(delayMs: number): void {
     if (this.state === "closed") return;
+    const at = Date.now() + delayMs;
+    if (this.reapTimer && at >= this.reapAt) return;
     if (this.reapTimer) clearTimeout(this.reapTimer);
-    this.reapTimer = setTimeout(() => void this.reapOnce(), delayMs);
+    this.reapAt = at;
+    this.reapTimer = setTimeout(() => {
+      this.reapTimer = undefined;
+      void this.reapOnce();
+    }, delayMs);
   }
 
   private async reapOnce(): Promise<void> {
     if (this.reaping || this.state === "closed") return;
     this.reaping = true;
-    let again = false;
+    let delayMs = this.reapIntervalMs;
     try {
       const result = await this.queue.reap(this.agent);
       if (result.reclaimed + result.deadLettered > 0) {
         this.log.info(result, "reaper returned expired leases");
       }
-      again = result.more;
+      delayMs = result.more ? 0 : this.reapDelay(result.nextDueAt);
     } catch (error) {
       this.log.debug(errorFields(error), "reaper run failed");
     } finally {
       this.reaping = false;
     }
-    const jitter = 0.8 + Math.random() * 0.4;
-    this.scheduleReap(again ? 0 : Math.round(this.reapIntervalMs * jitter));
+    // Jitter only ever delays: workers sharing a queue spread out, and none looks too early.
+    this.scheduleReap(Math.round(delayMs * (1 + Math.random() * 0.2)));
+  }
+
+  /**
+   * Until the next lease deadline or retry the reaper saw, but at least one reaper period. At
+   * most one lease length, so a lease claimed after this look (by a worker with the same lease
+   * length, which then dies) cannot expire unseen for long; and at most 10 periods.
+   */
+  private reapDelay(nextDueAt: number | undefined): number {
+    const longest = Math.max(this.reapIntervalMs, Math.min(this.leaseMs, 10 * this.reapIntervalMs));
+    const untilDue = nextDueAt === undefined ? longest : nextDueAt - Date.now();
+    return Math.min(longest, Math.max(this.reapIntervalMs, untilDue));
   }
 
   // ------------------------------------------------------------------ shutdown

@@ -66,21 +66,22 @@ end
 
 -- The payload is immutable; its metadata comes first, in a fixed order, with no '{' before the
 -- input, so other scripts can read single fields with a pattern instead of decoding the input.
-local parts = {'{"id":"', id, '","type":"', taskType, '","priority":', priority}
+local optional = ""
 if createdAt ~= "" then
-  parts[#parts + 1] = ',"createdAt":"' .. createdAt .. '"'
+  optional = ',"createdAt":"' .. createdAt .. '"'
 end
-parts[#parts + 1] = ',"enqueuedAt":' .. now
+optional = optional .. ',"enqueuedAt":' .. now
 if maxDeliveries ~= "" then
-  parts[#parts + 1] = ',"maxDeliveries":' .. maxDeliveries
+  optional = optional .. ',"maxDeliveries":' .. maxDeliveries
 end
 if timeoutMs ~= "" then
-  parts[#parts + 1] = ',"timeoutMs":' .. timeoutMs
+  optional = optional .. ',"timeoutMs":' .. timeoutMs
 end
-parts[#parts + 1] = ',"input":' .. input .. '}'
+local payload = '{"id":"' .. id .. '","type":"' .. taskType .. '","priority":' .. priority .. optional
+  .. ',"input":' .. input .. '}'
 
 -- HSETNX is the idempotency check and the write in one command.
-if redis.call("HSETNX", KEYS[1], "payload", table.concat(parts)) == 0 then
+if redis.call("HSETNX", KEYS[1], "payload", payload) == 0 then
   return {0, id, redis.call("HGET", KEYS[1], "status") or "queued"}
 end
 local seq = redis.call("INCR", KEYS[3])

@@ -1,15 +1,21 @@
 --[[
-  reap.v1 — housekeeping that any worker may run at any time (it is idempotent):
+  reap.v2 — housekeeping that any worker may run at any time (it is idempotent):
   expired leases go back to ready, or to the dead-letter set once the task has had
   maxDeliveries deliveries; retries whose delay is over move from delayed to ready.
+  It also says when something next comes due, so an idle worker can sleep until then
+  (v1 returned no next time: its callers polled every second).
 
   KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
   ARGV[1]     nowMs
   ARGV[2]     limit: at most this many expired leases and this many due retries per call
   ARGV[3]     default maxDeliveries, for tasks enqueued without one
 
-  Returns {reclaimed, deadLettered, promoted, more}
+  Returns {reclaimed, deadLettered, promoted, more, nextDueMs}
     more: 1 when a limit was hit and there may be more to do (call again), else 0.
+    nextDueMs: the earliest remaining lease deadline or retry due time, -1 when there is
+    neither (no leases, no delayed retries).
+
+  Each set is peeked at its head first, so a call with nothing due runs 2 commands.
 ]]
 -- @include common
 
@@ -18,7 +24,16 @@ local limit = tonumber(ARGV[2])
 local defaultMax = tonumber(ARGV[3])
 local reclaimed, deadLettered, promoted = 0, 0, 0
 
-local expired = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", now, "LIMIT", 0, limit)
+-- The score of a sorted set's first member, or nil when it is empty.
+local function head(key)
+  return tonumber(redis.call("ZRANGE", key, 0, 0, "WITHSCORES")[2])
+end
+
+local leaseHead = head(KEYS[2])
+local expired = {}
+if leaseHead and leaseHead <= now then
+  expired = redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", now, "LIMIT", 0, limit)
+end
 for _, member in ipairs(expired) do
   redis.call("ZREM", KEYS[2], member)
   local id = splitLease(member)
@@ -40,7 +55,11 @@ for _, member in ipairs(expired) do
   end
 end
 
-local due = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, limit)
+local delayedHead = head(KEYS[3])
+local due = {}
+if delayedHead and delayedHead <= now then
+  due = redis.call("ZRANGEBYSCORE", KEYS[3], "-inf", now, "LIMIT", 0, limit)
+end
 for _, id in ipairs(due) do
   redis.call("ZREM", KEYS[3], id)
   local score = redis.call("HGET", taskKey(id), "score")
@@ -59,4 +78,14 @@ local more = 0
 if #expired == limit or #due == limit then
   more = 1
 end
-return {reclaimed, deadLettered, promoted, more}
+if #expired > 0 then
+  leaseHead = head(KEYS[2])
+end
+if #due > 0 then
+  delayedHead = head(KEYS[3])
+end
+local nextDue = leaseHead or delayedHead or -1
+if leaseHead and delayedHead and delayedHead < leaseHead then
+  nextDue = delayedHead
+end
+return {reclaimed, deadLettered, promoted, more, nextDue}
