@@ -6,6 +6,10 @@ import { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType } from "../agent-
 
 export { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType };
 
+/** Every image the Dockerfile builds: one per agent and the router. */
+export const IMAGE_NAMES = [...AGENT_TYPES, "router"] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+
 export type WorkloadKind = "Deployment" | "StatefulSet";
 
 export type ResourceSpec = {

@@ -6,11 +6,9 @@
 import * as aws from "@pulumi/aws";
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { AGENT_TYPES, type AgentType } from "../catalog";
+import { IMAGE_NAMES, type ImageName } from "../catalog";
 
-/** Every image the Dockerfile builds: one per agent and the router. */
-export type ImageName = AgentType | "router";
-export const IMAGE_NAMES: readonly ImageName[] = [...AGENT_TYPES, "router"];
+export { IMAGE_NAMES, type ImageName };
 
 /** The repository name of an image under its registry path: `agent-<type>` or `router`. */
 export function imageRepositoryName(image: ImageName): string {

@@ -4,7 +4,7 @@
  * cross-field rules. Every object is strict: an unknown key is an error, never silently ignored.
  */
 import { z } from "zod";
-import { AGENT_TYPES } from "../catalog";
+import { AGENT_TYPES, IMAGE_NAMES } from "../catalog";
 import { isQuantity } from "../lib/quantity";
 
 /** A strict object whose unknown-key error lists the keys that are allowed. */
@@ -375,7 +375,6 @@ export const secretsSchema = z.discriminatedUnion(
 
 const platform = z.enum(["linux/amd64", "linux/arm64"]);
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected sha256:<64 hex>");
-export const IMAGE_NAMES = [...AGENT_TYPES, "router"] as const;
 export const imagesSchema = z.discriminatedUnion(
   "source",
   [
