@@ -418,12 +418,12 @@ export class TaskQueue {
   }
 
   async reap(agent: AgentType, limit = 200): Promise<ReapResult> {
-    const reply = await this.scripts["reap.v2"].run(this.redis, this.keys(agent).lifecycle, [
+    const reply = await this.scripts["reap.v1"].run(this.redis, this.keys(agent).lifecycle, [
       this.now(),
       limit,
       this.defaultMaxDeliveries,
     ]);
-    const [reclaimed, deadLettered, promoted, more, nextDue] = asArray(reply, "reap.v2").map(
+    const [reclaimed, deadLettered, promoted, more, nextDue] = asArray(reply, "reap.v1").map(
       (v) => asNumber(v) ?? 0,
     );
     return {

@@ -19,7 +19,7 @@ export const SCRIPT_NAMES = [
   "fail.v1",
   "renew.v1",
   "release.v1",
-  "reap.v2",
+  "reap.v1",
   "stats.v1",
   "dlq-retry.v1",
   "dlq-purge.v1",

@@ -16,11 +16,34 @@
 -- @include common
 -- @include claim
 
+-- Which leases are still held: one ZREM for a single result; for several, one ZMSCORE to tell
+-- them apart and one ZREM for all the held ones (Redis >= 6.2).
+local held = {}
+if #ARGV == 10 then
+  held[1] = redis.call("ZREM", KEYS[2], leaseMember(ARGV[8], ARGV[9])) == 1
+elseif #ARGV > 10 then
+  local members = {}
+  for i = 8, #ARGV, 3 do
+    members[#members + 1] = leaseMember(ARGV[i], ARGV[i + 1])
+  end
+  local scores = redis.call("ZMSCORE", KEYS[2], unpack(members))
+  local present = {}
+  for j, member in ipairs(members) do
+    held[j] = scores[j] ~= false
+    if held[j] then
+      present[#present + 1] = member
+    end
+  end
+  if #present > 0 then
+    redis.call("ZREM", KEYS[2], unpack(present))
+  end
+end
+
 local lost = {}
 local acked = 0
 for i = 8, #ARGV, 3 do
   local id = ARGV[i]
-  if redis.call("ZREM", KEYS[2], leaseMember(id, ARGV[i + 1])) == 1 then
+  if held[(i - 5) / 3] then
     local key = taskKey(id)
     redis.call("HSET", key, "status", "succeeded", "result", ARGV[i + 2], "finishedAt", ARGV[1])
     redis.call("PEXPIRE", key, ARGV[7])

@@ -12,7 +12,7 @@
 
   Appends id, token, payload, deliveries for each claimed task to `reply`; returns the count.
   Deliveries are counted here, at claim, so a task that kills its worker still reaches the
-  dead-letter set after maxDeliveries claims.
+  dead-letter set after maxDeliveries claims. All the leases go in with one ZADD.
 ]]
 local function claimTasks(reply)
   local count = tonumber(ARGV[3])
@@ -23,6 +23,7 @@ local function claimTasks(reply)
   local deadline = tonumber(now) + tonumber(ARGV[2])
   local popped = redis.call("ZPOPMIN", KEYS[1], count)
   local claimed = 0
+  local leases = {}
   for i = 1, #popped, 2 do
     local id, score = popped[i], popped[i + 1]
     local key = taskKey(id)
@@ -33,12 +34,16 @@ local function claimTasks(reply)
       local token = ARGV[4] .. claimed
       redis.call("HSET", key, "status", "running", "deliveries", deliveries, "score", score,
         "worker", ARGV[5], "startedAt", now)
-      redis.call("ZADD", KEYS[2], deadline, leaseMember(id, token))
+      leases[#leases + 1] = deadline
+      leases[#leases + 1] = leaseMember(id, token)
       reply[#reply + 1] = id
       reply[#reply + 1] = token
       reply[#reply + 1] = fields[1]
       reply[#reply + 1] = deliveries
     end
+  end
+  if claimed > 0 then
+    redis.call("ZADD", KEYS[2], unpack(leases))
   end
   if ARGV[6] == "1" and #popped == 2 * count and redis.call("ZCARD", KEYS[1]) > 0 then
     wake()

@@ -1,9 +1,10 @@
 --[[
-  reap.v2 — housekeeping that any worker may run at any time (it is idempotent):
+  reap.v1 — housekeeping that any worker may run at any time (it is idempotent):
   expired leases go back to ready, or to the dead-letter set once the task has had
   maxDeliveries deliveries; retries whose delay is over move from delayed to ready.
-  It also says when something next comes due, so an idle worker can sleep until then
-  (v1 returned no next time: its callers polled every second).
+  It also says when something next comes due, so an idle worker can sleep until then.
+  (nextDueMs was added as a fifth value; a caller that reads the first four still works, so
+  the script kept its version.)
 
   KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
   ARGV[1]     nowMs
