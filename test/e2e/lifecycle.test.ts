@@ -79,8 +79,8 @@ function kindsOf(objects: readonly RenderedObject[]): string {
 
 /**
  * What each object of the stack holds, minus what the server and controllers change on their own
- * (status, resourceVersion, managedFields, revision annotations): equal snapshots mean the object
- * was not changed by an apply.
+ * (status, resourceVersion, managedFields, revision annotations, and the replicas of a workload
+ * under an HPA, which belong to the HPA): equal snapshots mean the object was not changed by an apply.
  */
 function snapshot(objects: readonly RenderedObject[]): Map<string, string> {
   const wanted = new Set(objects.map(refOf));
@@ -88,11 +88,22 @@ function snapshot(objects: readonly RenderedObject[]): Map<string, string> {
     ...kubectl.list(kindsOf(objects.filter((o) => o.namespace)), NAMESPACE),
     ...objects.filter((o) => !o.namespace).flatMap((o) => kubectl.get(o.kind, o.name) ?? []),
   ];
+  const hpaTargets = new Set(
+    objects.flatMap((o) => {
+      const target = (o.manifest.spec as { scaleTargetRef?: { kind: string; name: string } } | undefined)
+        ?.scaleTargetRef;
+      return o.kind === "HorizontalPodAutoscaler" && target
+        ? [refOf({ kind: target.kind, namespace: o.namespace, name: target.name })]
+        : [];
+    }),
+  );
   const out = new Map<string, string>();
   for (const o of live) {
     const ref = liveRef(o);
     if (!wanted.has(ref)) continue;
     const { status: _s, metadata, ...rest } = o;
+    const spec = rest.spec as Record<string, unknown> | undefined;
+    if (spec && hpaTargets.has(ref)) delete spec.replicas;
     const {
       resourceVersion: _rv,
       managedFields: _mf,
@@ -106,8 +117,9 @@ function snapshot(objects: readonly RenderedObject[]): Map<string, string> {
   return out;
 }
 
-/** Whether the workload's selector (spec.selector.matchLabels) selects the pod. */
+/** Whether the workload's pod is this one: its selector's labels, or a Job's `job-name` label. */
 function selects(workload: RenderedObject, pod: LiveObject): boolean {
+  if (workload.kind === "Job") return pod.metadata.labels?.["job-name"] === workload.name;
   const spec = workload.manifest.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined;
   const wanted = Object.entries(spec?.selector?.matchLabels ?? {});
   return wanted.length > 0 && wanted.every(([k, v]) => pod.metadata.labels?.[k] === v);
@@ -222,7 +234,10 @@ describe("the e2e stack against a real API server", () => {
   });
 
   it("up: the controllers create every workload's pods, and Pod Security admission (restricted) admits them", async () => {
-    const workloads = rendered.objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
+    const workloads = rendered.objects.filter((o) => ["Deployment", "StatefulSet", "Job"].includes(o.kind));
+    expect(workloads.filter((o) => o.kind === "Job").map((o) => o.name)).toEqual([
+      expect.stringMatching(/^model-loader-/),
+    ]);
     const pending = await until("a pod of every workload", () => {
       const pods = kubectl.list("pods", NAMESPACE);
       const missing = workloads.filter((w) => !pods.some((p) => selects(w, p)));
@@ -277,8 +292,19 @@ describe("the e2e stack against a real API server", () => {
     const hpaRef = `HorizontalPodAutoscaler ${NAMESPACE}/agent-${EDITED.agent}`;
     expect(timed("preview (edited)", () => changes(kubectl, edited.objects))).toEqual([hpaRef]);
 
+    // The HPA controller owns the replicas of its target: python's HPA raises it to minReplicas (2)
+    // from the 1 the API server defaults it to. An apply must not take that back.
+    const python = () =>
+      (kubectl.get("statefulset", "agent-python", NAMESPACE) as { spec?: { replicas?: number } } | undefined)
+        ?.spec?.replicas;
+    const minReplicas = rendered.config.agents.python.minReplicas;
+    await until(`the HPA to scale agent-python to ${minReplicas}`, () =>
+      python() === minReplicas ? true : undefined,
+    );
+
     const before = snapshot(rendered.objects);
     timed("up (edited)", () => up(kubectl, edited.objects));
+    expect(python()).toBe(minReplicas);
     const after = snapshot(edited.objects);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
     expect([...after].filter(([ref, json]) => before.get(ref) !== json).map(([ref]) => ref)).toEqual([
