@@ -19,7 +19,8 @@
  * BullMQ is a benchmark-only dependency kept out of the lockfile: on first run it is installed
  * into ~/.cache/agent-fleet/bench-bullmq (BENCH_BULLMQ_DIR). BENCH_SCALE=0.2 runs a quick pass;
  * BENCH_JSON=<file> also writes the figures as JSON. Each scenario runs BENCH_REPEATS (3) times,
- * alternating the two systems; the best throughput and the median latency run are kept.
+ * alternating the two systems; the best throughput and the median latency run are kept. Each
+ * system first gets one untimed pass, and each latency producer 1 s of unmeasured warm-up.
  */
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -117,14 +118,23 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-/** Enqueues at `rate` per second for `seconds`; returns how many were sent. */
+/** A fresh producer process runs this long at the target rate before its tasks are measured. */
+const WARMUP_SECONDS = 1;
+
+/**
+ * Enqueues at `rate` per second for WARMUP_SECONDS + `seconds`; returns how many were sent. The
+ * warm-up tasks (marked `warmup`) run like the others but are left out of the latency figures:
+ * a new process is slow until its code is compiled, for both systems alike.
+ */
 async function produce(subject: Subject, rate: number, seconds: number): Promise<number> {
   const start = now();
   let sent = 0;
   const pending: Promise<void>[] = [];
-  while (now() - start < seconds * 1000) {
-    const due = Math.floor(((now() - start) / 1000) * rate);
-    for (; sent < due; sent++) pending.push(subject.enqueue(0, { t: now() }));
+  while (now() - start < (WARMUP_SECONDS + seconds) * 1000) {
+    const elapsed = now() - start;
+    const due = Math.floor((elapsed / 1000) * rate);
+    const warmup = elapsed < WARMUP_SECONDS * 1000;
+    for (; sent < due; sent++) pending.push(subject.enqueue(0, { t: now(), warmup }));
     await sleep(1);
   }
   await Promise.all(pending);
@@ -151,21 +161,36 @@ async function runProducer(
   subject: Subject,
   url: string,
   args: string[],
-): Promise<number> {
+): Promise<{ sent: number; cpuMicros: number }> {
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ["--import", "tsx", __filename, mode, subject.name, url, ...args],
     { cwd: path.resolve(__dirname, "..", ".."), maxBuffer: 1 << 20 },
   );
-  return Number(/sent (\d+)/.exec(stdout)?.[1] ?? NaN);
+  const [, sent, cpu] = /sent (\d+) cpu (\d+)/.exec(stdout) ?? [];
+  return { sent: Number(sent ?? NaN), cpuMicros: Number(cpu ?? NaN) };
+}
+
+/** CPU per task (µs) of the three processes of an end-to-end run. */
+interface CpuPerTask {
+  producer: number;
+  worker: number;
+  redis: number;
 }
 
 /**
  * End-to-end capacity: a producer process enqueues `count` tasks as fast as it can while one
  * worker (concurrency 10) runs them, both on the same Redis; tasks/s from the first start to the
- * last completion. "50% load" for the latency runs is half of this.
+ * last completion. "50% load" for the latency runs is half of this. Also the CPU each process
+ * spent per task (the producer's from its first enqueue, without its start-up).
  */
-async function endToEnd(subject: Subject, redis: Redis, url: string, count: number): Promise<number> {
+async function endToEnd(
+  subject: Subject,
+  redis: Redis,
+  url: string,
+  redisPid: number,
+  count: number,
+): Promise<{ rate: number; cpu: CpuPerTask }> {
   await redis.flushall();
   let done = 0;
   let first = 0;
@@ -181,11 +206,22 @@ async function endToEnd(subject: Subject, redis: Redis, url: string, count: numb
       last = now();
     },
   );
-  const sent = await runProducer("flood", subject, url, [String(count)]);
+  const cpu0 = process.cpuUsage();
+  const redis0 = cpuTicks(redisPid);
+  const { sent, cpuMicros } = await runProducer("flood", subject, url, [String(count)]);
   const deadline = Date.now() + 60_000;
   while (done < sent && Date.now() < deadline) await sleep(5);
+  const cpu = process.cpuUsage(cpu0);
+  const redisTicks = cpuTicks(redisPid) - redis0;
   await subject.stopWorkers();
-  return done / ((last - first) / 1000);
+  return {
+    rate: done / ((last - first) / 1000),
+    cpu: {
+      producer: cpuMicros / sent,
+      worker: (cpu.user + cpu.system) / sent,
+      redis: (redisTicks * 10_000) / sent,
+    },
+  };
 }
 
 /**
@@ -199,12 +235,14 @@ async function latency(subject: Subject, redis: Redis, url: string, rate: number
   await subject.startWorkers(
     [0],
     10,
-    (p) => latencies.push(now() - p.t),
+    (p) => {
+      if (!p.warmup) latencies.push(now() - p.t);
+    },
     () => done++,
   );
   await sleep(300);
   await redis.config("RESETSTAT");
-  const sent = await runProducer("produce", subject, url, [String(rate), String(seconds)]);
+  const { sent } = await runProducer("produce", subject, url, [String(rate), String(seconds)]);
   const deadline = Date.now() + 60_000;
   while (done < sent && Date.now() < deadline) await sleep(5);
   const stats = await commandStats(redis);
@@ -272,6 +310,8 @@ interface Result {
   all12: Throughput;
   /** End-to-end tasks/s: a producer process flooding, one worker at concurrency 10. */
   capacity: number;
+  /** CPU per task of that run's producer, worker and redis-server. */
+  capacityCpu: CpuPerTask;
   latency: Awaited<ReturnType<typeof latency>>;
   /** At 50% of the slowest system's capacity. */
   latencyAtCommonRate: Awaited<ReturnType<typeof latency>>;
@@ -296,6 +336,8 @@ async function measureAll(
     ["c50", [0], 50, n(20_000)],
     ["all12", AGENT_TYPES.map((_, i) => i), 10, n(2_000)],
   ];
+  // One untimed pass per system first, so that no scenario measures the JIT compiling the code.
+  for (const subject of subjects) await throughput(subject, redis, [0], 10, n(5_000));
   const best = subjects.map(() => new Map<string, Throughput>());
   let ping = Infinity;
   for (const [name, queues, concurrency, perQueue] of scenarios) {
@@ -314,11 +356,15 @@ async function measureAll(
   // Each system at 50% of its own capacity, and every system at 50% of the slowest one's capacity
   // (the same absolute load, so the figures compare like for like).
   const capacity = subjects.map(() => 0);
+  const capacityCpu = subjects.map((): CpuPerTask => ({ producer: NaN, worker: NaN, redis: NaN }));
   for (let rep = 0; rep < REPEATS; rep++) {
     for (const [i, subject] of subjects.entries()) {
-      const rate = await endToEnd(subject, redis, url, n(20_000));
+      const { rate, cpu } = await endToEnd(subject, redis, url, redisPid, n(20_000));
       console.log(`[bench] ${subject.name.padEnd(6)} end-to-end run ${rep + 1}: ${Math.round(rate)} tasks/s`);
-      capacity[i] = Math.max(capacity[i]!, rate);
+      if (rate > capacity[i]!) {
+        capacity[i] = rate;
+        capacityCpu[i] = cpu;
+      }
     }
   }
   const rates = capacity.map((c) => c / 2);
@@ -355,6 +401,7 @@ async function measureAll(
       c50: get("c50"),
       all12: get("all12"),
       capacity: capacity[i]!,
+      capacityCpu: capacityCpu[i]!,
       latency: median(latencies[i]!)!,
       latencyAtCommonRate: median(latenciesCommon[i]!) ?? median(latencies[i]!)!,
       idle,
@@ -372,6 +419,15 @@ function report(fleet: Result, bull: Result | undefined): string {
     ["no-op tasks/s, 1 worker, concurrency 50", (r) => r.c50.tasksPerSecond, 0, "higher"],
     ["no-op tasks/s, 12 queues together (c=10 each)", (r) => r.all12.tasksPerSecond, 0, "higher"],
     ["end-to-end tasks/s, producer process + worker (c=10)", (r) => r.capacity, 0, "higher"],
+    ["  CPU per task: producer process (µs)", (r) => r.capacityCpu.producer, 1, "lower"],
+    ["  CPU per task: worker process (µs)", (r) => r.capacityCpu.worker, 1, "lower"],
+    ["  CPU per task: redis-server (µs)", (r) => r.capacityCpu.redis, 1, "lower"],
+    [
+      "  CPU per task: all three (µs)",
+      (r) => r.capacityCpu.producer + r.capacityCpu.worker + r.capacityCpu.redis,
+      1,
+      "lower",
+    ],
     ["load for the latency runs (50% of end-to-end)", (r) => r.latency.rate, 0, "higher"],
     ["enqueue→start p50 at 50% load (ms)", (r) => r.latency.p50, 2, "lower"],
     ["enqueue→start p99 at 50% load (ms)", (r) => r.latency.p99, 2, "lower"],
@@ -478,12 +534,14 @@ async function producerMain(mode: string, args: string[]): Promise<void> {
   const [system, url, ...rest] = args;
   if (!url) throw new Error("usage: queue-bench.ts produce|flood <fleet|BullMQ> <url> ...");
   const subject = system === "BullMQ" ? bullSubject(url, loadBullmq()) : fleetSubject(url);
+  const cpu0 = process.cpuUsage();
   const sent =
     mode === "flood"
       ? await flood(subject, Number(rest[0]))
       : await produce(subject, Number(rest[0]), Number(rest[1]));
+  const cpu = process.cpuUsage(cpu0);
   await subject.close();
-  console.log(`sent ${sent}`);
+  console.log(`sent ${sent} cpu ${cpu.user + cpu.system}`);
 }
 
 const mode = process.argv[2];

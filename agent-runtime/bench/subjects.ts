@@ -14,7 +14,10 @@ import { TaskQueue } from "../src/queue";
 import { Worker } from "../src/worker";
 
 export interface Payload {
+  /** Wall-clock enqueue time, ms. */
   t: number;
+  /** Sent while the producer process warms up: not counted in latency figures. */
+  warmup?: boolean;
 }
 
 /** What the benchmark needs from a queue system. */
@@ -43,7 +46,7 @@ export function fleetSubject(url: string): Subject {
     name: "fleet",
     async enqueue(queue, payload) {
       const agent = AGENT_TYPES[queue]!;
-      await producer.enqueue({ type: taskTypesOf(agent)[0], input: { t: payload.t } });
+      await producer.enqueue({ type: taskTypesOf(agent)[0], input: { ...payload } });
     },
     async startWorkers(queues, concurrency, onStart, onDone) {
       consumer = new TaskQueue({ redis: url, prefix: "bench" });
@@ -56,7 +59,7 @@ export function fleetSubject(url: string): Subject {
             logger: silent,
             metrics,
             execute: async (task) => {
-              onStart({ t: task.input.t as number });
+              onStart(task.input as unknown as Payload);
               return null;
             },
             hooks: { onFinish: () => onDone() },
