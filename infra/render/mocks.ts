@@ -86,6 +86,14 @@ const COMPUTED: Record<string, (name: string, inputs: State) => State> = {
   "hcloud:index/primaryIp:PrimaryIp": (name) => ({
     ipAddress: `203.0.113.${(parseInt(fakeValue("ip", name, 2), 16) % 200) + 30}`,
   }),
+  // The API server assigns a Service its cluster IP; the hcloud-nfs model volume reads it back
+  // (PersistentVolume spec.nfs.server). A stand-in from the default service range, unless headless.
+  "kubernetes:core/v1:Service": (name, inputs) => {
+    const spec = (inputs.spec ?? {}) as State;
+    if (spec.clusterIP !== undefined) return {};
+    const n = Number.parseInt(fakeValue("cluster-ip", name, 4), 16);
+    return { spec: { ...spec, clusterIP: `10.96.${(n >> 8) % 256}.${(n % 254) + 1}` } };
+  },
   "gcp:serviceaccount/account:Account": (_name, inputs) => ({
     email: `${String(inputs.accountId)}@${String(inputs.project)}.iam.gserviceaccount.com`,
   }),

@@ -65,7 +65,16 @@ function asRecord(value: unknown): Record<string, unknown> {
     : {};
 }
 
-function toObject(r: RecordedResource): RenderedObject | undefined {
+/**
+ * What a rendered Secret holds. `redacted` (the default, and all `npm run render` ever writes):
+ * keys only. `stand-ins`: the values the program produced under the mocks, which are stand-ins
+ * themselves (generated passwords are mock values, `secure:` config is never decrypted): for
+ * sending a stack's objects to a throwaway API server, whose validation needs well-formed values
+ * (a `.dockerconfigjson` must be JSON).
+ */
+export type SecretValues = "redacted" | "stand-ins";
+
+function toObject(r: RecordedResource, secrets: SecretValues = "redacted"): RenderedObject | undefined {
   const match = K8S_TYPE.exec(r.type);
   if (!match || r.type.startsWith("kubernetes:helm.sh/")) return undefined;
   const [, group, version, kind] = match as unknown as [string, string, string, string];
@@ -75,7 +84,11 @@ function toObject(r: RecordedResource): RenderedObject | undefined {
   const name = typeof meta.name === "string" ? meta.name : r.name;
   const namespace = typeof meta.namespace === "string" ? meta.namespace : undefined;
   const manifest: Record<string, unknown> = { apiVersion, kind, metadata: { ...meta, name }, ...rest };
-  if (kind === "Secret") {
+  if (kind === "Secret" && secrets === "stand-ins") {
+    for (const field of ["data", "stringData"]) {
+      if (r.inputs[field] !== undefined) manifest[field] = r.inputs[field];
+    }
+  } else if (kind === "Secret") {
     // Keys stay visible for review; values never leave the program (secret or not).
     for (const field of ["data", "stringData"]) {
       const values = asRecord(r.inputs[field]);
@@ -107,14 +120,18 @@ export function sortObjects(objects: RenderedObject[]): RenderedObject[] {
  * Renders the stack file at `stackFilePath`. Throws StackConfigError (before any resource is
  * created) when the config is invalid.
  */
-export async function renderStack(stackFilePath: string): Promise<RenderResult> {
+export async function renderStack(stackFilePath: string, secrets?: SecretValues): Promise<RenderResult> {
   const raw = readStackFile(stackFilePath);
   const config = resolveStackConfig(raw);
-  return renderConfig(config, raw.file.replace(/^Pulumi\.(.+)\.yaml$/, "$1"));
+  return renderConfig(config, raw.file.replace(/^Pulumi\.(.+)\.yaml$/, "$1"), secrets);
 }
 
 /** Evaluates the program for an already-resolved config under fresh recording mocks. */
-export async function renderConfig(config: FleetConfig, stack: string): Promise<RenderResult> {
+export async function renderConfig(
+  config: FleetConfig,
+  stack: string,
+  secrets: SecretValues = "redacted",
+): Promise<RenderResult> {
   // The same capacity gate as `pulumi preview`: fail before anything is evaluated.
   assertCapacity(config);
   const mocks = await installMocks(stack);
@@ -125,7 +142,7 @@ export async function renderConfig(config: FleetConfig, stack: string): Promise<
   });
   await pulumi.runtime.disconnect();
   const objects = sortObjects(
-    mocks.resources.map(toObject).filter((o): o is RenderedObject => o !== undefined),
+    mocks.resources.map((r) => toObject(r, secrets)).filter((o): o is RenderedObject => o !== undefined),
   );
   const others = mocks.resources.filter(
     (r) => r.custom && toObject(r) === undefined && !r.type.startsWith("pulumi:"),

@@ -63,7 +63,8 @@ function writeStack(edit?: (doc: ReturnType<typeof parseDocument>) => void): str
 
 async function renderTimed(step: string, file: string): Promise<RenderResult> {
   const start = performance.now();
-  const result = await renderStack(file);
+  // Secrets as the mocks' stand-in values: the API server validates them (never the real ones).
+  const result = await renderStack(file, "stand-ins");
   timings.push([step, performance.now() - start]);
   return result;
 }
@@ -330,4 +331,34 @@ describe("the e2e stack against a real API server", () => {
       );
     expect(leftovers.map(liveRef)).toEqual([]);
   });
+});
+
+describe("the dev, staging and prod stacks", () => {
+  // Their clusters are not this one, but their Kubernetes objects are what `pulumi preview` sends
+  // to a real API server in PR checks: each must pass a server-side dry-run with strict validation.
+  const stacks = ["dev", "staging", "prod"] as const;
+  let renders: RenderResult[];
+
+  beforeAll(async () => {
+    renders = [];
+    for (const stack of stacks)
+      renders.push(await renderTimed(`render ${stack}`, join(ROOT, `Pulumi.${stack}.yaml`)));
+    // A dry-run needs its namespace to exist: create every namespace the stacks use (once).
+    const namespaces = new Set(
+      renders.flatMap((r) => r.objects.flatMap((o) => (o.namespace ? [o.namespace] : []))),
+    );
+    for (const ns of namespaces) {
+      if (!kubectl.namespaceExists(ns)) kubectl.ok(["create", "namespace", ns]);
+    }
+  });
+
+  it.each(stacks.map((stack, i) => [stack, i] as const))(
+    "%s: every object passes a server-side dry-run",
+    (stack, i) => {
+      const r = renders[i] as RenderResult;
+      const result = timed(`preview ${stack} (server dry-run)`, () => preview(kubectl, r.objects));
+      expect(result.serverChecked).toBe(r.objects.length);
+      expect(result.objects.map(liveRef).sort()).toEqual(r.objects.map(refOf).sort());
+    },
+  );
 });

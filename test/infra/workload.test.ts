@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AGENT_CATALOG, AGENT_TYPES } from "../../infra/catalog";
-import type { RenderResult } from "../../infra/render/render";
+import { renderConfig, type RenderResult } from "../../infra/render/render";
 import {
   byName,
   manifests,
@@ -388,5 +388,30 @@ describe("capacity", () => {
         v.agents = { python: { maxReplicas: 60 } };
       }),
     ).rejects.toThrow(/capacity check failed:[\s\S]*python/);
+  });
+});
+
+describe("render details the API server depends on", () => {
+  it("the hcloud-nfs volume points at the NFS Service's cluster IP (a stand-in under mocks)", async () => {
+    const r = await render("staging");
+    const pv = byName(r, "PersistentVolume", "agent-fleet-models") as Manifest & {
+      spec: { nfs: { server: string } };
+    };
+    expect(pv.spec.nfs.server).toMatch(/^10\.96\.\d+\.\d+$/);
+  });
+
+  it("Secrets: keys only by default; the mocks' stand-in values only when asked", async () => {
+    const redacted = byName(await render("staging"), "Secret", "registry-credentials");
+    expect(redacted.stringData).toEqual({ ".dockerconfigjson": "<redacted>" });
+    const standIns = await renderConfig(stackConfig("staging"), "staging", "stand-ins");
+    const secret = byName(standIns, "Secret", "registry-credentials") as Manifest & {
+      stringData: Record<string, string>;
+    };
+    const config = JSON.parse(secret.stringData[".dockerconfigjson"] ?? "") as {
+      auths: Record<string, { auth: string }>;
+    };
+    // user:password, the password being the stand-in for the never-decrypted `secure:` value.
+    const auth = Buffer.from(config.auths["ghcr.io"]?.auth ?? "", "base64").toString();
+    expect(auth).toMatch(/^agent-fleet-ci:.+$/);
   });
 });
