@@ -15,7 +15,8 @@
  *
  * How it talks to Redis: one claim per batch of free slots; when nothing is ready it blocks on
  * the agent's wake marker (BZPOPMIN on its own connection — no polling); every ack/fail carries
- * the claim of the next task, and tasks finishing in the same event-loop turn share one ack; one
+ * the claim of the next task, and tasks finishing in the same event-loop turn share one ack (a
+ * large batch with no other ack in flight goes as two, so Redis and this process overlap); one
  * renew call per interval covers all in-flight leases; a timer runs the reaper (expired leases,
  * due retries), which sleeps until the next lease or retry comes due (at most one lease length,
  * and at most 10 reaper periods), so an idle worker costs Redis one BZPOPMIN per block timeout and
@@ -147,6 +148,8 @@ export class Worker {
   private readonly durationByType = new Map<string, { observe(value: number): void }>();
   private readonly totalByOutcome = new Map<TaskOutcome, { inc(): void }>();
   private pendingAcks: PendingAck[] = [];
+  /** ack.v1 calls sent and not answered yet. */
+  private acksInFlight = 0;
   private drainPromise: Promise<DrainSummary> | undefined;
   private closePromise: Promise<void> | undefined;
   private finishedWhileDraining = 0;
@@ -443,18 +446,36 @@ export class Worker {
   private async flushAcks(): Promise<void> {
     const batch = this.pendingAcks.splice(0);
     if (batch.length === 0) return;
+    // With nothing else in flight, a large batch goes out as two calls: Redis runs the second
+    // while this process starts the first one's tasks, instead of each side idling half the time.
+    // Only batches over half the concurrency are split, so calls never shrink below a quarter of it.
+    if (this.acksInFlight === 0 && batch.length > Math.max(1, this.concurrency / 2)) {
+      const half = Math.ceil(batch.length / 2);
+      await Promise.all([this.sendAcks(batch.slice(0, half)), this.sendAcks(batch.slice(half))]);
+    } else {
+      await this.sendAcks(batch);
+    }
+  }
+
+  private async sendAcks(batch: PendingAck[]): Promise<void> {
     const count = this.state === "running" ? batch.reduce((sum, ack) => sum + ack.slots, 0) : 0;
+    this.acksInFlight++;
+    let counted = true;
     try {
       const items = batch.map((ack) => ({ lease: ack.task, result: ack.result }));
       const reply = await this.withRetry(() =>
         this.queue.ackMany(this.agent, items, this.claimRequest(count)),
       );
+      this.acksInFlight--;
+      counted = false;
       if (reply.next.length < count) this.readyEmpty = true;
       await this.startOrRelease(reply.next);
       const lost = new Set(reply.lost);
       for (const ack of batch) ack.resolve(!lost.has(ack.task.id));
     } catch (error) {
       for (const ack of batch) ack.reject(error);
+    } finally {
+      if (counted) this.acksInFlight--;
     }
   }
 
