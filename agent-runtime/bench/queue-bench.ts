@@ -449,7 +449,7 @@ function report(fleet: Result, bull: Result | undefined): string {
     ["idle: Redis commands/s (12 idle workers)", (r) => r.idle.redisCommandsPerSecond, 1, "lower"],
   ];
   const lines = [
-    `PING round trip, one at a time: ${fleet.pingMicros.toFixed(1)} µs, so at most ${Math.round(1e6 / fleet.pingMicros)} tasks/s at concurrency 1 for any queue that makes one round trip per task`,
+    `PING round trip, one at a time: ${fleet.pingMicros.toFixed(1)} µs, so at most ${Math.round(1e6 / fleet.pingMicros)} tasks/s at concurrency 1 for a queue that makes one round trip per task`,
     "",
     `${"metric".padEnd(48)}${"fleet".padStart(12)}${"BullMQ".padStart(12)}${"fleet/BullMQ".padStart(14)}`,
   ];

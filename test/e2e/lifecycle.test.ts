@@ -16,7 +16,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseDocument } from "yaml";
 import { AGENT_TYPES } from "../../agent-runtime/src/catalog";
 import { renderStack, type RenderResult, type RenderedObject } from "../../infra/render/render";
@@ -126,15 +126,8 @@ function selects(workload: RenderedObject, pod: LiveObject): boolean {
   return wanted.length > 0 && wanted.every(([k, v]) => pod.metadata.labels?.[k] === v);
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+/** Polls (vitest's waitFor) until `check` stops throwing: at most 90 s, once a second. */
+const POLL = { timeout: 90_000, interval: 1_000 };
 
 beforeAll(async () => {
   const binDir = timed("toolchain (build or cache)", ensureToolchain);
@@ -175,7 +168,7 @@ describe("the e2e stack against a real API server", () => {
     const started = performance.now();
     const pack = await runPolicyPack(rendered, result.objects);
     timings.push(["policy pack", performance.now() - started]);
-    expect(pack.violations).toEqual([]);
+    expect([...pack.resourceViolations, ...pack.stackViolations]).toEqual([]);
     expect(pack.evaluations).toBeGreaterThan(rendered.objects.length * 5);
   });
 
@@ -239,11 +232,12 @@ describe("the e2e stack against a real API server", () => {
     expect(workloads.filter((o) => o.kind === "Job").map((o) => o.name)).toEqual([
       expect.stringMatching(/^model-loader-/),
     ]);
-    const pending = await until("a pod of every workload", () => {
+    const pending = await vi.waitFor(() => {
       const pods = kubectl.list("pods", NAMESPACE);
-      const missing = workloads.filter((w) => !pods.some((p) => selects(w, p)));
-      return missing.length === 0 ? pods : undefined;
-    });
+      const missing = workloads.filter((w) => !pods.some((p) => selects(w, p))).map((w) => w.name);
+      expect(missing, "workloads without a pod yet").toEqual([]);
+      return pods;
+    }, POLL);
     // No kubelet: the pods are stored (admitted) but never scheduled or started.
     expect(pending.length).toBeGreaterThanOrEqual(workloads.length);
     const rejected = kubectl
@@ -299,9 +293,7 @@ describe("the e2e stack against a real API server", () => {
       (kubectl.get("statefulset", "agent-python", NAMESPACE) as { spec?: { replicas?: number } } | undefined)
         ?.spec?.replicas;
     const minReplicas = rendered.config.agents.python.minReplicas;
-    await until(`the HPA to scale agent-python to ${minReplicas}`, () =>
-      python() === minReplicas ? true : undefined,
-    );
+    await vi.waitFor(() => expect(python(), "agent-python replicas set by its HPA").toBe(minReplicas), POLL);
 
     const before = snapshot(rendered.objects);
     timed("up (edited)", () => up(kubectl, edited.objects));

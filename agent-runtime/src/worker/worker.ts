@@ -459,23 +459,25 @@ export class Worker {
 
   private async sendAcks(batch: PendingAck[]): Promise<void> {
     const count = this.state === "running" ? batch.reduce((sum, ack) => sum + ack.slots, 0) : 0;
-    this.acksInFlight++;
-    let counted = true;
     try {
       const items = batch.map((ack) => ({ lease: ack.task, result: ack.result }));
-      const reply = await this.withRetry(() =>
-        this.queue.ackMany(this.agent, items, this.claimRequest(count)),
-      );
-      this.acksInFlight--;
-      counted = false;
+      const reply = await this.ackCall(() => this.queue.ackMany(this.agent, items, this.claimRequest(count)));
       if (reply.next.length < count) this.readyEmpty = true;
       await this.startOrRelease(reply.next);
       const lost = new Set(reply.lost);
       for (const ack of batch) ack.resolve(!lost.has(ack.task.id));
     } catch (error) {
       for (const ack of batch) ack.reject(error);
+    }
+  }
+
+  /** One ack.v1 call (with retries), counted in `acksInFlight` until Redis answers. */
+  private async ackCall<T>(call: () => Promise<T>): Promise<T> {
+    this.acksInFlight++;
+    try {
+      return await this.withRetry(call);
     } finally {
-      if (counted) this.acksInFlight--;
+      this.acksInFlight--;
     }
   }
 

@@ -13,6 +13,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import type { RecordedResource } from "../../../infra/render/mocks";
 
 /** The value the engine sends for a property that is unknown during preview (a string property). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -176,6 +177,48 @@ export async function runStackPolicy(
   } catch (e) {
     if (!(e instanceof NotApplicable)) throw e;
     outcome.notApplicable = e.reason;
+  }
+  return outcome;
+}
+
+export interface PackOutcome {
+  /** "[policy] resource: message" for every resource-policy violation. */
+  resourceViolations: string[];
+  /** "[policy] message" for every stack-policy violation. */
+  stackViolations: string[];
+  /** Policy evaluations run: resource policies × Kubernetes resources + stack policies. */
+  evaluations: number;
+}
+
+/**
+ * Runs a whole pack over a program's recorded resources, as `pulumi preview --policy-pack` does:
+ * resource policies on each Kubernetes resource's inputs, stack policies on every resource's
+ * outputs — `kubernetesOutputs(r)` for Kubernetes objects, the inputs for anything else.
+ */
+export async function runPack(
+  policies: Policy[],
+  resources: readonly RecordedResource[],
+  kubernetesOutputs: (r: RecordedResource) => object,
+): Promise<PackOutcome> {
+  const outcome: PackOutcome = { resourceViolations: [], stackViolations: [], evaluations: 0 };
+  const isKubernetes = (r: RecordedResource) => r.type.startsWith("kubernetes:");
+  for (const policy of policies.filter(isResourcePolicy)) {
+    for (const r of resources.filter(isKubernetes)) {
+      const result = await runResourcePolicy(policy, { type: r.type, name: r.name, props: r.inputs });
+      outcome.evaluations++;
+      outcome.resourceViolations.push(...result.violations.map((v) => `[${policy.name}] ${r.name}: ${v}`));
+    }
+  }
+  const stack = resources.map((r) => ({
+    type: r.type,
+    name: r.name,
+    props: r.inputs,
+    outputs: isKubernetes(r) ? kubernetesOutputs(r) : r.inputs,
+  }));
+  for (const policy of policies.filter(isStackPolicy)) {
+    const result = await runStackPolicy(policy, stack);
+    outcome.evaluations++;
+    outcome.stackViolations.push(...result.violations.map((v) => `[${policy.name}] ${v.message}`));
   }
   return outcome;
 }

@@ -41,9 +41,11 @@ end
 
 local lost = {}
 local acked = 0
+local k = 0 -- the result's position, as in `held`
 for i = 8, #ARGV, 3 do
   local id = ARGV[i]
-  if held[(i - 5) / 3] then
+  k = k + 1
+  if held[k] then
     local key = taskKey(id)
     redis.call("HSET", key, "status", "succeeded", "result", ARGV[i + 2], "finishedAt", ARGV[1])
     redis.call("PEXPIRE", key, ARGV[7])
