@@ -26,7 +26,7 @@ import {
 } from "@pulumi/pulumi/proto/analyzer_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TYPES, containerOf, deployment, hpa, podOf, securityOf } from "./support/fixtures";
-import { urnOf } from "./support/harness";
+import { k8sOutputs, urnOf } from "./support/harness";
 
 const ROOT = resolve(__dirname, "../..");
 const PACK_DIR = join(ROOT, "policy");
@@ -129,12 +129,11 @@ describe("the pack as the Pulumi CLI loads it", () => {
     ]);
   });
 
-  it("reads the live object's declared inputs in stack policies", async () => {
-    const declared = deployment();
-    const live = { ...structuredClone(declared), spec: { ...declared.spec, replicas: 1 } };
+  it("tells declared fields from server defaults in stack policies by the live object's managedFields", async () => {
+    const live = k8sOutputs(deployment(), (o) => ((o.spec as { replicas?: number }).replicas = 1));
     const resources = [
-      { type: TYPES.Deployment, name: "backend-workload", props: { ...live, __inputs: declared } },
-      { type: TYPES.HpaV2, name: "backend-hpa", props: { ...hpa(), __inputs: hpa() } },
+      { type: TYPES.Deployment, name: "backend-workload", props: live },
+      { type: TYPES.HpaV2, name: "backend-hpa", props: k8sOutputs(hpa()) },
     ].map((r) =>
       new AnalyzerResource()
         .setType(r.type)

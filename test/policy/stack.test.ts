@@ -138,6 +138,43 @@ describe("hpa-target-without-replicas", () => {
     expect(await runStackPolicy(policy, fleet())).toEqual({ violations: [] });
   });
 
+  it("does not count replicas its HPA wrote (the controller owns them, not the provider)", async () => {
+    const stack = replace(fleet(), "backend-workload", (f) => {
+      const outputs = k8sOutputs(deployment(), (live) => ((live.spec as { replicas?: number }).replicas = 4));
+      const meta = outputs.metadata as { managedFields: object[] };
+      meta.managedFields.push({
+        manager: "kube-controller-manager",
+        operation: "Update",
+        subresource: "scale",
+        fieldsType: "FieldsV1",
+        fieldsV1: { "f:spec": { "f:replicas": {} } },
+      });
+      return { ...f, outputs };
+    });
+    expect((await runStackPolicy(policy, stack)).violations).toEqual([]);
+  });
+
+  it.each([
+    ["preview of a create: the outputs are the inputs", (d: DeploymentProps) => d],
+    [
+      "client-side apply: the last-applied configuration holds them",
+      (d: DeploymentProps) => ({
+        ...d,
+        metadata: {
+          ...d.metadata,
+          annotations: { "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(d) },
+        },
+      }),
+    ],
+  ])("reads declared replicas without server-side apply records (%s)", async (_how, outputsOf) => {
+    const d = deployment();
+    if (d.spec) d.spec.replicas = 3;
+    const stack = replace(fleet(), "backend-workload", (f) => ({ ...f, props: d, outputs: outputsOf(d) }));
+    expect((await runStackPolicy(policy, stack)).violations.map((v) => v.urn)).toEqual([
+      urnOf({ type: TYPES.Deployment, name: "backend-workload" }),
+    ]);
+  });
+
   it("reports a Deployment under an HPA that declares replicas, on the Deployment", async () => {
     const stack = replace(fleet(), "backend-workload", (f) => {
       const d = deployment();

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { Unwrap } from "@pulumi/pulumi";
 import type { EnforcementLevel, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { DEFAULT_NAMESPACE, clusterRef, exemptPatterns, exemptSchema, matchingPattern } from "../lib/refs";
-import { declaredProps, metadataOf, stackWorkloads } from "../lib/stack";
+import { metadataOf, stackWorkloads } from "../lib/stack";
 
 type NetworkPolicyArgs = Unwrap<k8s.networking.v1.NetworkPolicyArgs>;
 type LabelSelector = Unwrap<k8s.types.input.meta.v1.LabelSelector>;
@@ -50,7 +50,8 @@ export function defaultDenyNetworkPolicy(level: EnforcementLevel = "mandatory"):
       const namespaces = new Map<string, PolicyResource>();
       for (const resource of args.resources) {
         if (resource.isType(k8s.networking.v1.NetworkPolicy)) {
-          if (isDefaultDeny(declaredProps(resource))) {
+          // The live object: what the cluster enforces (the server defaults policyTypes).
+          if (isDefaultDeny(resource.props as NetworkPolicyArgs)) {
             denied.add(metadataOf(resource).namespace ?? DEFAULT_NAMESPACE);
           }
         } else if (resource.isType(k8s.core.v1.Namespace)) {

@@ -2,10 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import type { Unwrap } from "@pulumi/pulumi";
 import type { EnforcementLevel, PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { DEFAULT_NAMESPACE, namespacedRef } from "../lib/refs";
-import { declaredProps, metadataOf, stackWorkloads } from "../lib/stack";
+import { declaredValue, metadataOf, stackWorkloads } from "../lib/stack";
 
 type HpaArgs = Unwrap<k8s.autoscaling.v2.HorizontalPodAutoscalerArgs>;
-type ScalableArgs = { spec?: { replicas?: number } };
 
 function isHpa(resource: PolicyResource): boolean {
   return (
@@ -29,7 +28,7 @@ export function hpaTargetWithoutReplicas(level: EnforcementLevel = "mandatory"):
       const scaledBy = new Map<string, string>();
       for (const resource of args.resources) {
         if (!isHpa(resource)) continue;
-        const hpa = declaredProps(resource) as HpaArgs;
+        const hpa = resource.props as HpaArgs;
         const metadata = metadataOf(resource);
         const namespace = metadata.namespace ?? DEFAULT_NAMESPACE;
         const target = hpa.spec?.scaleTargetRef;
@@ -44,8 +43,11 @@ export function hpaTargetWithoutReplicas(level: EnforcementLevel = "mandatory"):
       for (const workload of stackWorkloads(args.resources)) {
         const hpa = scaledBy.get(key(workload.kind, workload.namespace, workload.name));
         if (hpa === undefined) continue;
-        const replicas = (declaredProps(workload.resource) as ScalableArgs).spec?.replicas;
-        if (replicas === undefined) continue;
+        // What the program asked for, not the live count: the API server defaults spec.replicas
+        // and the HPA rewrites it, neither of which is the program's doing.
+        const declared = declaredValue(workload.resource, ["spec", "replicas"]);
+        if (declared === undefined) continue;
+        const replicas = JSON.stringify(declared);
         report(
           `${workload.ref}: sets spec.replicas (${replicas}) but ${hpa} scales it. Each \`pulumi up\` would reset the replica count to ${replicas}, undoing the HPA's scaling (a rollout under load drops pods, then the HPA scales them back). Remove spec.replicas from the workload while the HPA manages it.`,
           workload.resource.urn,

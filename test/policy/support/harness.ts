@@ -123,20 +123,49 @@ export async function runResourcePolicy(
 
 export interface StackFixture extends Fixture {
   /**
-   * The resource's outputs. Kubernetes objects: the live object (with server defaults) plus the
-   * declared props under `__inputs`, as the Kubernetes provider records them. Default: `live(props)`.
+   * The resource's outputs, as AnalyzeStack receives them. Kubernetes objects: the live object
+   * (with server defaults) and its managedFields. Default: `k8sOutputs(props)`.
    */
   outputs?: object;
 }
 
-/** The outputs the Kubernetes provider records: the live object plus `__inputs`. */
+/** The field manager the Kubernetes provider applies with (server-side apply). */
+export const PROVIDER_FIELD_MANAGER = "pulumi-kubernetes-e2b1c3d";
+
+/** managedFields' `fieldsV1` for an applied object: maps field by field; lists and scalars whole. */
+function fieldsOf(value: unknown): object {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [`f:${k}`, fieldsOf(v)]));
+}
+
+/**
+ * The outputs the engine hands a stack policy after `pulumi up` for a Kubernetes object: the live
+ * object, with `serverDefaults` applied, whose managedFields say that the provider's server-side
+ * apply owns exactly the declared fields. The provider's own `__inputs` is an internal key the
+ * engine strips, so it is not here.
+ */
 export function k8sOutputs(
   declared: object,
   serverDefaults: (live: Record<string, unknown>) => void = () => {},
 ) {
   const live = structuredClone(declared) as Record<string, unknown>;
   serverDefaults(live);
-  return { ...live, __inputs: structuredClone(declared) };
+  const { metadata: _metadata, ...fields } = fieldsOf(declared) as Record<string, object>;
+  const metadata = (live.metadata ?? {}) as Record<string, unknown>;
+  const declaredMeta = (declared as { metadata?: object }).metadata;
+  live.metadata = {
+    ...metadata,
+    managedFields: [
+      {
+        manager: PROVIDER_FIELD_MANAGER,
+        operation: "Apply",
+        apiVersion: typeof live.apiVersion === "string" ? live.apiVersion : "v1",
+        fieldsType: "FieldsV1",
+        fieldsV1: { ...(declaredMeta ? { "f:metadata": fieldsOf(declaredMeta) } : {}), ...fields },
+      },
+    ],
+  };
+  return live;
 }
 
 function stackResource(fixture: StackFixture): PolicyResource {
