@@ -4,7 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { AgentType } from "../agent-runtime/src/catalog";
-import type { FleetConfig } from "./config";
+import { fromEngineConfig, resolveStackConfig, StackConfigError, type FleetConfig } from "./config";
+import { assertCapacity, CapacityError } from "./cost/capacity";
 import { createCluster } from "./clusters";
 import { AgentFleet, type AgentFleetArgs, type ApiProvider } from "./components/agent-fleet";
 import { AgentImages, prebuiltImages, toFleetImages, type ImageSet } from "./components/agent-images";
@@ -190,4 +191,43 @@ export function deployFleet(
     queueEndpoint: fleet.queueEndpoint,
     kubeconfig: cluster.kubeconfig,
   };
+}
+
+/**
+ * The SDK's record of which config keys the stack stores as secrets: exported by
+ * `@pulumi/pulumi/runtime` but missing from its type declarations.
+ */
+function isConfigSecret(key: string): boolean {
+  const sdk = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+  if (typeof sdk.isConfigSecret !== "function") {
+    throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret; update infra/program.ts");
+  }
+  return sdk.isConfigSecret(key);
+}
+
+/**
+ * The stack's config as the engine hands it to the program, validated once. Preview and up stop
+ * here with every problem listed (a RunError prints its message without a stack trace), including
+ * an agent whose max scale cannot fit its pool's max nodes.
+ */
+export function loadEngineConfig(): FleetConfig {
+  try {
+    const config = resolveStackConfig(
+      fromEngineConfig(pulumi.getStack(), pulumi.runtime.allConfig(), isConfigSecret),
+    );
+    assertCapacity(config);
+    return config;
+  } catch (err) {
+    if (err instanceof StackConfigError || err instanceof CapacityError)
+      throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The whole program: what `infra/main.ts` runs under `pulumi up`, and what an Automation API inline
+ * program runs (the end-to-end suite does). Returns the stack outputs.
+ */
+export function deployStack(): FleetOutputs {
+  return deployFleet(loadEngineConfig());
 }

@@ -46,23 +46,23 @@ export function readStackFile(path: string): StackFile {
 }
 
 /**
- * Raw config as the Pulumi engine hands it to the program: objects arrive as JSON strings and
- * secret keys are listed in PULUMI_CONFIG_SECRET_KEYS (the same variable the SDK reads).
+ * Raw config as the Pulumi engine hands it to the program: objects arrive as JSON strings, and
+ * `isSecret(fullKey)` says which keys the stack stores as secrets (`pulumi.runtime.isConfigSecret`
+ * in a program: the SDK learns it from the language host or, under the Automation API, from the
+ * inline program's run request, so no environment variable is involved).
  */
 export function fromEngineConfig(
   stack: string,
   all: Readonly<Record<string, string>>,
-  secretKeysJson: string | undefined,
+  isSecret: (fullKey: string) => boolean,
 ): RawStackConfig {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const secret = new Set<string>();
-  for (const k of JSON.parse(secretKeysJson ?? "[]") as string[]) {
-    if (k.startsWith(prefix)) secret.add(k.slice(prefix.length));
-  }
   const values: Record<string, unknown> = {};
   for (const [fullKey, text] of Object.entries(all)) {
     if (!fullKey.startsWith(prefix)) continue;
     const key = fullKey.slice(prefix.length);
+    if (isSecret(fullKey)) secret.add(key);
     const trimmed = text.trimStart();
     values[key] = trimmed.startsWith("{") || trimmed.startsWith("[") ? (JSON.parse(text) as unknown) : text;
   }
