@@ -1,39 +1,39 @@
 #!/usr/bin/env bash
-# Builds, from Go modules through the Go module proxy, the Kubernetes control plane the end-to-end
-# suite deploys to: etcd, kube-apiserver, kube-controller-manager and kubectl. Each tool is built
-# into a per-version cache folder outside the repository and reused (a warm run takes well under a
-# second).
+# Builds, from Go modules through the Go module proxy, everything the end-to-end suite runs that is
+# not an npm package: the Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+# kubectl) and the Pulumi engine (the CLI, the Kubernetes resource provider, and the suite's random
+# stand-in provider). Each tool is built into a per-version cache folder outside the repository and
+# reused (a warm run takes well under a second).
 #
 #   test/e2e/toolchain.sh                  build whatever is missing, then print the bin folder
-#   test/e2e/toolchain.sh etcd             only these tools (names: etcd, kubernetes)
-#   test/e2e/toolchain.sh probe            ask the module proxy for the Pulumi engine modules the
-#                                          suite would also need (see test/e2e/README.md); prints one
-#                                          line per module, exit 0 when all are served, 2 otherwise
+#   test/e2e/toolchain.sh etcd pulumi      only these tools (names: see ALL_TOOLS)
 #
 # Output (cache root = ${AGENT_FLEET_CACHE:-$HOME/.cache/agent-fleet}/e2e-tools):
 #   <cache root>/<tool>-<version>/bin/*   one folder per tool and version (".ok" marks a finished build)
-#   <cache root>/bin/                     the pinned versions gathered in one folder (hard links)
-#   <cache root>/env.sh                   `source` it: E2E_TOOLS_BIN and PATH
+#   <cache root>/bin/                     the commands gathered in one folder (hard links): etcd,
+#                                         kube-apiserver, kube-controller-manager, kubectl, pulumi
+#   <cache root>/pulumi-plugins/          the provider plugins, installed by `pulumi plugin install
+#                                         --file` under the exact versions the npm SDKs ask for; a
+#                                         PULUMI_HOME whose plugins/ links here uses them (never PATH)
+#   <cache root>/env.sh                   `source` it: E2E_TOOLS_BIN, E2E_PULUMI_PLUGINS and PATH
 #
 # Environment knobs: AGENT_FLEET_CACHE, E2E_GO (go binary), E2E_REBUILD=1 (ignore the cache), and the
-# usual GOPROXY / GOMODCACHE / GOCACHE.
-# Cold build on 2 cores: about 6 minutes (Go module downloads included); warm: < 1 s.
+# usual GOPROXY / GOMODCACHE / GOCACHE (one module and build cache serves every tool).
+# Cold build on 2 cores: about 30 minutes (Go module downloads included); warm: < 1 s.
 set -euo pipefail
 
 # ---- pinned versions ------------------------------------------------------------------------------
 KUBERNETES_VERSION="1.36.3"              # k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kubectl)
 KUBERNETES_STAGING_VERSION="0.36.3"      # k8s.io/{api,apimachinery,apiserver,...} matching the above
 ETCD_VERSION="3.6.8"                     # go.etcd.io/etcd/server/v3 (the version k8s 1.36.3 pins)
-
-# The Pulumi engine pieces the suite cannot build here (see README.md "What the module proxy here
-# cannot serve"): the versions package.json needs, and the newest release of each that exists.
-# `probe` asks the proxy for each; the day it serves them, the suite can run the real engine.
-PULUMI_PROBES=(
-  "github.com/pulumi/pulumi/pkg/v3@v3.270.0"                                   # the CLI of @pulumi/pulumi 3.270.0
-  "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@latest"   # the Node.js language host (untagged module)
-  "github.com/pulumi/pulumi-kubernetes/provider/v4@v4.34.2"                    # the provider of @pulumi/kubernetes 4.34.2
-  "github.com/pulumi/pulumi-kubernetes/provider/v4@latest"                     # ... or any version of it
-)
+PULUMI_VERSION="3.274.1"                 # github.com/pulumi/pulumi/pkg/v3 (cmd/pulumi), the CLI
+# The Kubernetes provider: the newest release the proxy serves is v4.25.0, as the pseudo-version of
+# its release commit; package.json pins @pulumi/kubernetes to the same release (test/e2e/README.md).
+PULUMI_KUBERNETES_VERSION="4.25.0"
+PULUMI_KUBERNETES_MODULE="github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199"
+# The random stand-in (test/e2e/random-standin) reports the @pulumi/random version it stands in for;
+# its cache key adds a hash of its sources so that an edit rebuilds it.
+STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/random-standin"
 
 # ---- setup -----------------------------------------------------------------------------------------
 log() { printf '[e2e-toolchain] %s\n' "$*" >&2; }
@@ -41,6 +41,7 @@ die() { log "error: $*"; exit 1; }
 
 CACHE_ROOT="${AGENT_FLEET_CACHE:-$HOME/.cache/agent-fleet}/e2e-tools"
 BIN_DIR="$CACHE_ROOT/bin"
+PLUGIN_HOME="$CACHE_ROOT/pulumi-home"
 GO="${E2E_GO:-}"
 if [ -z "$GO" ]; then
   if command -v go >/dev/null 2>&1; then GO="$(command -v go)"; else GO=/usr/local/go/bin/go; fi
@@ -51,13 +52,23 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOWORK=off
 
-ALL_TOOLS=(etcd kubernetes)
+ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin)
 if [ "$#" -gt 0 ]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
+
+standin_version() {
+  local version hash
+  version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$STANDIN_DIR/schema.json")"
+  hash="$(cat "$STANDIN_DIR"/go.mod "$STANDIN_DIR"/go.sum "$STANDIN_DIR"/*.go "$STANDIN_DIR"/schema.json | sha256sum | cut -c1-12)"
+  echo "$version-$hash"
+}
 
 tool_version() {
   case "$1" in
     etcd) echo "$ETCD_VERSION" ;;
     kubernetes) echo "$KUBERNETES_VERSION" ;;
+    pulumi) echo "$PULUMI_VERSION" ;;
+    pulumi-kubernetes) echo "$PULUMI_KUBERNETES_VERSION" ;;
+    random-standin) standin_version ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
@@ -67,6 +78,17 @@ tool_bins() {
   case "$1" in
     etcd) echo "etcd" ;;
     kubernetes) echo "kube-apiserver kube-controller-manager kubectl" ;;
+    pulumi) echo "pulumi" ;;
+    pulumi-kubernetes) echo "pulumi-resource-kubernetes" ;;
+    random-standin) echo "pulumi-resource-random" ;;
+  esac
+}
+
+# Provider plugins are installed for the engine, not gathered on PATH: "kind name version" per tool.
+tool_plugin() {
+  case "$1" in
+    pulumi-kubernetes) echo "resource kubernetes $PULUMI_KUBERNETES_VERSION" ;;
+    random-standin) echo "resource random $(standin_version | cut -d- -f1)" ;;
   esac
 }
 
@@ -166,6 +188,64 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 }
 
+build_pulumi() {
+  local dir="$1" src="$CACHE_ROOT/src/pulumi-$PULUMI_VERSION"
+  # Upstream replaces sdk/v3 with its sibling folder (-> the published sdk/v3 at the same version)
+  # and atotto/clipboard with a fork (copied as is).
+  make_wrapper "$src" "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "$PULUMI_VERSION" >/dev/null || return 3
+  build_in_wrapper "$src" "$dir/bin/pulumi" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+
+build_pulumi_kubernetes() {
+  local dir="$1" src="$CACHE_ROOT/src/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION" moddir cmd
+  moddir="$(make_wrapper "$src" "$PULUMI_KUBERNETES_MODULE" "$PULUMI_KUBERNETES_VERSION")" || return 3
+  # main.go embeds schema-embed.json and terraform-mapping-embed.json, which upstream's `go generate`
+  # makes from the module's schema.json (with the release version set) and terraform-mapping.json;
+  # the module zip lacks them. Run the same generator here, then build that main package.
+  cmd="$src/cmd/pulumi-resource-kubernetes"
+  mkdir -p "$cmd"
+  cp "$moddir"/cmd/pulumi-resource-kubernetes/{main.go,generate.go,schema.json,terraform-mapping.json} "$cmd/"
+  chmod u+w "$cmd"/*
+  (cd "$cmd" && VERSION="$PULUMI_KUBERNETES_VERSION" "$GO" run generate.go) >>"$src/build.log" 2>&1 || {
+    tail -n 40 "$src/build.log" >&2
+    return 1
+  }
+  rm "$cmd"/{generate.go,schema.json,terraform-mapping.json}
+  build_in_wrapper "$src" "$dir/bin/pulumi-resource-kubernetes" \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+    ./cmd/pulumi-resource-kubernetes
+}
+
+build_random_standin() {
+  local dir="$1" src="$CACHE_ROOT/src/random-standin"
+  # Builds of earlier sources are of no further use.
+  find "$CACHE_ROOT" -maxdepth 1 -name 'random-standin-*' ! -path "$dir" -exec rm -rf {} +
+  # Built from a copy, so that the build never writes into the checkout.
+  rm -rf "$src"
+  mkdir -p "$src"
+  cp "$STANDIN_DIR"/{go.mod,go.sum,main.go,schema.json} "$src/"
+  GOFLAGS="-mod=readonly -buildvcs=false" build_in_wrapper "$src" "$dir/bin/pulumi-resource-random" "" .
+}
+
+# Installs each provider plugin into $PLUGIN_HOME with the CLI's own installer, under the version
+# the npm SDK asks for, unless that exact build is already there.
+install_plugins() {
+  local tool kind name version bin marker
+  for tool in "${ALL_TOOLS[@]}"; do
+    [ -n "$(tool_plugin "$tool")" ] && is_cached "$tool" || continue
+    read -r kind name version <<<"$(tool_plugin "$tool")"
+    bin="$(tool_dir "$tool")/bin/$(tool_bins "$tool")"
+    marker="$PLUGIN_HOME/plugins/$kind-$name-v$version/.agent-fleet-build"
+    if [ -f "$marker" ] && [ "$(cat "$marker")" = "$(tool_dir "$tool")" ]; then continue; fi
+    log "installing plugin $kind $name v$version from $bin"
+    PULUMI_HOME="$PLUGIN_HOME" PULUMI_SKIP_UPDATE_CHECK=true \
+      "$BIN_DIR/pulumi" plugin install "$kind" "$name" "$version" --file "$bin" --reinstall >&2
+    tool_dir "$tool" >"$marker"
+  done
+}
+
 # ---- driver ----------------------------------------------------------------------------------------
 ensure_tool() {
   local tool="$1" version dir start
@@ -176,7 +256,7 @@ ensure_tool() {
     return 0
   fi
   start=$SECONDS
-  log "building $tool v$version (cold on 2 cores: etcd ~1 min, kubernetes ~6 min) ..."
+  log "building $tool v$version (cold on 2 cores: etcd ~2 min, kubernetes ~6 min, pulumi ~12 min, pulumi-kubernetes ~10 min, random-standin ~1 min) ..."
   rm -rf "$dir"
   mkdir -p "$dir/bin"
   if ! "build_${tool//-/_}" "$dir"; then
@@ -187,27 +267,8 @@ ensure_tool() {
   log "$tool v$version: done in $((SECONDS - start))s -> $dir/bin"
 }
 
-# One line per Pulumi engine module: "served <module@version>" or "NOT SERVED <module@version>: why".
-probe() {
-  local m out missing=0
-  for m in "${PULUMI_PROBES[@]}"; do
-    if out="$(module_dir "$m" 2>&1)"; then
-      echo "served      $m"
-    else
-      echo "NOT SERVED  $m: $(printf '%s' "$out" | sed 's/^\[e2e-toolchain\] *//' | head -1)"
-      missing=1
-    fi
-  done
-  return $((missing * 2))
-}
-
 mkdir -p "$CACHE_ROOT/src" "$BIN_DIR"
 [ -x "$GO" ] || die "no go toolchain (set E2E_GO or put go on PATH)"
-if [ "${TOOLS[0]}" = probe ]; then
-  rc=0
-  probe || rc=$?
-  exit "$rc"
-fi
 # One run at a time per cache (a test runner and a developer may start it together).
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$CACHE_ROOT/.lock"
@@ -217,9 +278,9 @@ total_start=$SECONDS
 log "cache: $CACHE_ROOT ($("$GO" env GOVERSION), GOPROXY=$("$GO" env GOPROXY))"
 for tool in "${TOOLS[@]}"; do ensure_tool "$tool"; done
 
-# Gather the pinned binaries in one folder (hard links; copies across file systems).
+# Gather the pinned commands in one folder (hard links; copies across file systems).
 for tool in "${ALL_TOOLS[@]}"; do
-  is_cached "$tool" || continue
+  is_cached "$tool" && [ -z "$(tool_plugin "$tool")" ] || continue
   for b in $(tool_bins "$tool"); do
     src="$(tool_dir "$tool")/bin/$b"
     if ! [ "$src" -ef "$BIN_DIR/$b" ]; then
@@ -228,9 +289,12 @@ for tool in "${ALL_TOOLS[@]}"; do
   done
 done
 
+[ -x "$BIN_DIR/pulumi" ] && install_plugins
+
 cat >"$CACHE_ROOT/env.sh" <<EOF
 # Written by agent-fleet test/e2e/toolchain.sh: source it to use the tools by hand.
 export E2E_TOOLS_BIN="$BIN_DIR"
+export E2E_PULUMI_PLUGINS="$PLUGIN_HOME/plugins"
 export PATH="$BIN_DIR:\$PATH"
 EOF
 

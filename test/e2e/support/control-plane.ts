@@ -1,6 +1,6 @@
 /**
  * The throwaway control plane the e2e suite deploys to: binaries from toolchain.sh (built from Go
- * modules, cached by version), processes from cluster.sh (etcd, kube-apiserver,
+ * modules, cached by version; the Pulumi engine too), processes from cluster.sh (etcd, kube-apiserver,
  * kube-controller-manager on 127.0.0.1 with generated certificates).
  */
 import { spawnSync } from "node:child_process";
@@ -31,12 +31,19 @@ function script(name: string, args: string[], env: NodeJS.ProcessEnv = process.e
   return r.stdout.trim();
 }
 
-/** Builds (or finds in the cache) etcd, kube-apiserver, kube-controller-manager and kubectl. */
-export function ensureToolchain(): string {
+export interface Toolchain {
+  /** etcd, kube-apiserver, kube-controller-manager, kubectl and the pulumi CLI. */
+  binDir: string;
+  /** The provider plugins, installed for the engine (a PULUMI_HOME's plugins/ links here). */
+  pluginsDir: string;
+}
+
+/** Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh). */
+export function ensureToolchain(): Toolchain {
   const lines = script("toolchain.sh", []).split("\n");
   const binDir = lines[lines.length - 1];
   if (!binDir) throw new Error("toolchain.sh printed no bin folder");
-  return binDir;
+  return { binDir, pluginsDir: join(binDir, "..", "pulumi-home", "plugins") };
 }
 
 const clusterJson = z.object({ dir: z.string(), kubeconfig: z.string(), server: z.string() });

@@ -1,7 +1,7 @@
 /**
- * kubectl (built by toolchain.sh) against the e2e control plane, and the preview / up / diff /
- * destroy steps the suite runs with it: server-side apply under one field manager, as the Pulumi
- * Kubernetes provider does by default.
+ * kubectl (built by toolchain.sh) against the e2e control plane: reads through the API, and a
+ * server-side dry-run of rendered objects with strict field validation (what the dev, staging and
+ * prod stacks' objects must pass).
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -9,7 +9,8 @@ import { z } from "zod";
 import { manifestYaml, type RenderedObject } from "../../../infra/render/render";
 import type { ControlPlane } from "./control-plane";
 
-export const FIELD_MANAGER = "agent-fleet";
+/** The field manager of the dry-runs (the engine applies under the provider's own). */
+export const FIELD_MANAGER = "agent-fleet-e2e";
 
 export interface KubectlResult {
   status: number;
@@ -102,7 +103,7 @@ function items(stdout: string): LiveObject[] {
   return list.success ? list.data.items : [liveObject.parse(parsed)];
 }
 
-export interface PreviewResult {
+export interface DryRunResult {
   /** What the API server would store (server dry-run), or the validated object (client dry-run). */
   objects: LiveObject[];
   /** Objects checked by the API server itself (server-side dry-run: schema, defaulting, admission). */
@@ -115,8 +116,8 @@ export interface PreviewResult {
   schemaChecked: number;
 }
 
-/** `pulumi preview`'s counterpart: nothing in the cluster changes. */
-export function preview(kubectl: Kubectl, objects: readonly RenderedObject[]): PreviewResult {
+/** A dry-run of the objects: nothing in the cluster changes. */
+export function dryRun(kubectl: Kubectl, objects: readonly RenderedObject[]): DryRunResult {
   const missing = new Set(
     [...new Set(objects.flatMap((o) => (o.namespace ? [o.namespace] : [])))].filter(
       (ns) => !kubectl.namespaceExists(ns),
@@ -137,40 +138,4 @@ export function preview(kubectl: Kubectl, objects: readonly RenderedObject[]): P
     out.push(...items(kubectl.ok(validate, manifestStream(client))));
   }
   return { objects: out, serverChecked: server.length, schemaChecked: client.length };
-}
-
-/** `pulumi up`'s counterpart: server-side apply of every object; returns what the server stored. */
-export function up(kubectl: Kubectl, objects: readonly RenderedObject[]): LiveObject[] {
-  return items(kubectl.ok([...APPLY, "-o", "json", "-f", "-"], manifestStream(objects)));
-}
-
-/**
- * The objects a server-side apply would change (`kubectl diff --server-side`), as "Kind ns/name";
- * [] means no changes.
- */
-export function changes(kubectl: Kubectl, objects: readonly RenderedObject[]): string[] {
-  const r = kubectl.run(
-    ["diff", "--server-side", `--field-manager=${FIELD_MANAGER}`, "-f", "-"],
-    manifestStream(objects),
-  );
-  if (r.status === 0) return [];
-  if (r.status !== 1) throw new Error(`kubectl diff exited ${r.status}:\n${r.stderr}`);
-  // One "diff -u -N <live dir>/<group.version.Kind.namespace.name> <merged dir>/..." line per object.
-  const changed = new Set<string>();
-  for (const m of r.stdout.matchAll(/^diff -u -N \S*\/(\S+) /gm)) {
-    const id = m[1] ?? "";
-    const obj = objects.find((o) =>
-      id.endsWith(`${o.kind}.${o.namespace ? `${o.namespace}.` : ""}${o.name}`),
-    );
-    changed.add(obj ? refOf(obj) : id);
-  }
-  return [...changed].sort();
-}
-
-/** `pulumi destroy`'s counterpart: deletes in reverse order and waits until each object is gone. */
-export function destroy(kubectl: Kubectl, objects: readonly RenderedObject[]): void {
-  kubectl.ok(
-    ["delete", "--ignore-not-found", "--wait=true", "--timeout=180s", "-f", "-"],
-    manifestStream([...objects].reverse()),
-  );
 }
