@@ -3,6 +3,7 @@
  * the agent process, and the shared process plumbing. (The CLI is the package's bin.)
  */
 export * from "./catalog";
+export * from "./contract";
 
 // Queue protocol client (docs/queue-protocol.md)
 export * from "./queue";
@@ -35,7 +36,6 @@ export {
   type ExecutionTask,
   type ExecutionResult,
   type ExecutorSettings,
-  type ExecutorKind,
 } from "./executors";
 export { executorMetrics } from "./executors/metrics";
 

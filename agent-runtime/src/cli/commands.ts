@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { AGENT_TYPES, isAgentType, type AgentType } from "../catalog";
 import { parseEnv } from "../lib/env";
-import { DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN } from "../queue/keys";
+import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import { TaskQueue } from "../queue/client";
 import { RouterClient, TERMINAL_STATUSES } from "./client";
 import { parseTaskInput } from "./input";
@@ -93,16 +93,7 @@ export async function queuesCommand(
   return 0;
 }
 
-const RedisEnvSchema = z.object({
-  REDIS_URL: z
-    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0" })
-    .default("redis://127.0.0.1:6379/0"),
-  REDIS_PASSWORD: z.string().optional(),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(QUEUE_PREFIX_PATTERN, "must be 1-64 letters, digits, '.', '_', ':' or '-' (no braces)")
-    .default(DEFAULT_QUEUE_PREFIX),
-});
+const RedisEnvSchema = z.object(QueueEnvShape);
 
 export interface DlqOptions {
   agent: string;
@@ -129,7 +120,7 @@ export async function dlqCommand(
       `dlq purge deletes up to ${limit} dead ${agent} tasks for good; pass --yes to confirm, or --id to pick tasks`,
     );
   }
-  const redisEnv = parseEnv(RedisEnvSchema, env, { what: "redis", secrets: ["REDIS_URL", "REDIS_PASSWORD"] });
+  const redisEnv = parseEnv(RedisEnvSchema, env, { what: "redis", secrets: QUEUE_ENV_SECRETS });
   const queue = new TaskQueue({
     redis: redisEnv.REDIS_URL,
     ...(redisEnv.REDIS_PASSWORD === undefined ? {} : { password: redisEnv.REDIS_PASSWORD }),

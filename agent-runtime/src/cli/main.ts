@@ -16,6 +16,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { runAgent } from "../agent/main";
 import { AGENT_TYPES } from "../catalog";
+import { DEFAULT_PORT } from "../contract";
 import { ExecutorConfigError } from "../executors";
 import { EnvError } from "../lib/env";
 import { RouterConfigError } from "../router/auth";
@@ -46,7 +47,7 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExit: (code: number) => 
     .addOption(
       new Option("--router-url <url>", "task router to talk to")
         .env("ROUTER_URL")
-        .default("http://127.0.0.1:8080"),
+        .default(`http://127.0.0.1:${DEFAULT_PORT}`),
     )
     .addOption(new Option("--token <token>", "bearer token for the router").env("ROUTER_TOKEN"))
     .showHelpAfterError()
@@ -61,7 +62,9 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExit: (code: number) => 
     .description(
       "start the local fleet: Redis (REDIS_URL, or a private redis-server), the router, one worker per agent",
     )
-    .addOption(new Option("--port <n>", "router port (0: a free one)").env("PORT").default("8080"))
+    .addOption(
+      new Option("--port <n>", "router port (0: a free one)").env("PORT").default(String(DEFAULT_PORT)),
+    )
     .option("--host <address>", "router interface", "127.0.0.1")
     .action((options: DevOptions) => devCommand(options, env));
 

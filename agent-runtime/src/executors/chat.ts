@@ -4,7 +4,8 @@
  * A dialect only knows its URL, headers, request body and response shape.
  */
 import type { z } from "zod";
-import type { ExecutorKind, ExecutorSettings } from "./config";
+import type { ExecutorKind } from "../contract";
+import type { ExecutorSettings } from "./config";
 import { ExecutorError } from "./errors";
 import { postJson } from "./http";
 import { userMessageOf } from "./prompt";

@@ -7,12 +7,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { AgentType } from "../catalog";
+import { API_KEY_ENV, EXECUTOR_KINDS, RUNTIME_ENV, type ExecutorKind } from "../contract";
 import { parseEnv } from "../lib/env";
 import { ExecutorConfigError } from "./errors";
 import type { RetryPolicy } from "./http";
-
-export const EXECUTOR_KINDS = ["echo", "openai", "anthropic"] as const;
-export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
 
 export const DEFAULT_BASE_URLS: Record<Exclude<ExecutorKind, "echo">, string> = {
   openai: "https://api.openai.com/v1",
@@ -40,12 +38,12 @@ const optionalInt = (min: number, max: number) =>
 
 /** The executor's environment (parsed by lib/env: empty strings count as unset). */
 export const ExecutorEnvSchema = z.object({
-  EXECUTOR: z.enum(EXECUTOR_KINDS).optional(),
-  LLM_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  LLM_MODEL: z.string().min(1).optional(),
+  [RUNTIME_ENV.EXECUTOR]: z.enum(EXECUTOR_KINDS).optional(),
+  [RUNTIME_ENV.LLM_BASE_URL]: z.url({ protocol: /^https?$/ }).optional(),
+  [RUNTIME_ENV.LLM_MODEL]: z.string().min(1).optional(),
   LLM_API_KEY: z.string().min(1).optional(),
-  OPENAI_API_KEY: z.string().min(1).optional(),
-  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  [API_KEY_ENV.openai]: z.string().min(1).optional(),
+  [API_KEY_ENV.anthropic]: z.string().min(1).optional(),
   LLM_TEMPERATURE: z.coerce.number<string>().min(0).max(2).optional(),
   LLM_MAX_TOKENS: optionalInt(1, 1_000_000),
   LLM_TIMEOUT_MS: optionalInt(1, 3_600_000),
@@ -81,7 +79,7 @@ export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 500, max
 export function parseExecutorEnv(env: NodeJS.ProcessEnv): ExecutorEnv {
   return parseEnv(ExecutorEnvSchema, env, {
     what: "executor",
-    secrets: ["LLM_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"],
+    secrets: ["LLM_API_KEY", ...Object.values(API_KEY_ENV)],
   });
 }
 
@@ -148,7 +146,7 @@ export function resolveExecutorSettings(
       `EXECUTOR=${kind} but ${path.join(configDir, "agent.json")} describes a ${profile.executor} model; set LLM_MODEL`,
     );
   }
-  const apiKey = vars.LLM_API_KEY ?? (kind === "openai" ? vars.OPENAI_API_KEY : vars.ANTHROPIC_API_KEY);
+  const apiKey = vars.LLM_API_KEY ?? vars[API_KEY_ENV[kind]];
   if (kind === "anthropic" && !apiKey) {
     throw new ExecutorConfigError(
       `the ${agent} agent uses the anthropic executor but neither LLM_API_KEY nor ANTHROPIC_API_KEY is set`,

@@ -20,6 +20,6 @@ export function createExecutor(
   }
 }
 
-export { echoSettings, resolveExecutorSettings, type ExecutorSettings, type ExecutorKind } from "./config";
+export { echoSettings, resolveExecutorSettings, type ExecutorSettings } from "./config";
 export { ExecutorConfigError, ExecutorError } from "./errors";
 export type { ExecutionResult, ExecutionTask, Executor, ExecutorObserver } from "./types";

@@ -1,6 +1,6 @@
 /** What every executor takes and gives back; the worker and /v1/execute depend only on this. */
 import type { AgentType } from "../catalog";
-import type { ExecutorKind } from "./config";
+import type { ExecutorKind } from "../contract";
 
 export interface ExecutionTask {
   id: string;

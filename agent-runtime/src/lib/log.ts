@@ -6,15 +6,18 @@
  *   log.child({ taskId }).warn({ ...errorFields(error) }, "task failed; retrying");
  */
 import pino, { type Logger, type LevelWithSilent } from "pino";
+import { DEFAULT_LOG_LEVEL, RUNTIME_ENV } from "../contract";
 
 export type { Logger } from "pino";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export function createLogger(bindings: Record<string, unknown> = {}, level?: string): Logger {
-  const chosen = level ?? process.env.LOG_LEVEL ?? "info";
+  const chosen = level ?? process.env[RUNTIME_ENV.LOG_LEVEL] ?? DEFAULT_LOG_LEVEL;
   return pino({
-    level: (LOG_LEVELS as readonly string[]).includes(chosen) ? (chosen as LevelWithSilent) : "info",
+    level: (LOG_LEVELS as readonly string[]).includes(chosen)
+      ? (chosen as LevelWithSilent)
+      : DEFAULT_LOG_LEVEL,
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

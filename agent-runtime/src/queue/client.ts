@@ -34,7 +34,8 @@ import { ZodError } from "zod";
 import { AGENT_TYPES, agentForTask, type AgentType } from "../catalog";
 import { withTimeout } from "../lib/timeout";
 import { errorFromCode, InvalidTaskError, ProtocolError, ScriptCode, type QueueError } from "./errors";
-import { DEFAULT_QUEUE_PREFIX, queueKeys, type QueueKeys } from "./keys";
+import { DEFAULT_QUEUE_PREFIX } from "../contract";
+import { queueKeys, type QueueKeys } from "./keys";
 import {
   MAX_INPUT_BYTES,
   normalizeSubmission,
@@ -387,7 +388,7 @@ export class TaskQueue {
       1: "retrying",
       2: "failed",
       3: "dead",
-      [-2]: "lease-lost",
+      [ScriptCode.LEASE_LOST]: "lease-lost",
     };
     const code = asNumber(reply[0]);
     const outcome = code === undefined ? undefined : outcomes[code];

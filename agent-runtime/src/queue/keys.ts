@@ -11,8 +11,7 @@
  *   fleet:{python}:task:<id> hash  payload, status, deliveries, result, error, ...
  */
 import type { AgentType } from "../catalog";
-
-export const DEFAULT_QUEUE_PREFIX = "fleet";
+import { DEFAULT_QUEUE_PREFIX } from "../contract";
 
 /** A prefix must not contain a hash tag of its own, or it would override the agent's. */
 export const QUEUE_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { TASK_TYPES, type AgentType, type TaskType } from "../catalog";
+import { TASK_ID_PATTERN } from "../contract";
 
 export const TASK_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "dead"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -19,27 +20,35 @@ export const MAX_INPUT_BYTES = 1024 * 1024;
 export const MAX_DELIVERIES_LIMIT = 100;
 export const MAX_TIMEOUT_MS = 86_400_000;
 
-export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const ISO_TIMESTAMP = /^\d{4}-[A-Za-z0-9:.+-]+$/;
 
-const jsonObject = z.record(z.string(), z.json(), {
+/** A task id (also an idempotency key): it ends up in Redis keys and URLs. */
+export const TaskIdSchema = z
+  .string()
+  .regex(
+    TASK_ID_PATTERN,
+    "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+  );
+
+/** A task's input: a JSON object (the queue stores objects only; executors read its `prompt`). */
+export const TaskInputSchema = z.record(z.string(), z.json(), {
   error: (issue) =>
-    issue.input === undefined ? "required: a JSON object" : 'must be a JSON object, e.g. {"prompt": "..."}',
+    issue.input === undefined
+      ? 'required: the task\'s input, a JSON object such as {"prompt": "..."}'
+      : 'must be a JSON object, e.g. {"prompt": "..."}',
 });
 
-/** What a producer submits. `id` defaults to a UUID, `priority` to 2, `createdAt` to now. */
+/**
+ * What a producer submits: the one submission schema (the router extends it). `id` defaults to a
+ * UUID, `priority` to 2, `createdAt` to now.
+ */
 export const TaskSubmissionSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(
-      TASK_ID_PATTERN,
-      "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
-    )
-    .optional(),
+  /** A second submit with the same id is a duplicate, not a second task. */
+  id: TaskIdSchema.optional(),
   type: z.enum(TASK_TYPES, {
     error: (issue) =>
       issue.input === undefined
-        ? "required: a task type such as code-review"
+        ? "required: the task type, e.g. code-review"
         : `unknown task type ${JSON.stringify(issue.input)}; known types: ${TASK_TYPES.join(", ")}`,
   }),
   priority: z
@@ -47,8 +56,10 @@ export const TaskSubmissionSchema = z.strictObject({
     .min(0, "must be 0..3 (0 is the highest)")
     .max(3, "must be 0..3 (0 is the highest)")
     .default(DEFAULT_PRIORITY),
-  input: jsonObject,
+  input: TaskInputSchema,
+  /** Deliveries before the task is dead-lettered (default: the worker's). */
   maxDeliveries: z.int().min(1).max(MAX_DELIVERIES_LIMIT).optional(),
+  /** Lease length for one delivery, in ms (default: the worker's). */
   timeoutMs: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   createdAt: z.string().regex(ISO_TIMESTAMP, "must be an ISO-8601 timestamp").max(40).optional(),
 });

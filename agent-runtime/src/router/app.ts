@@ -4,13 +4,14 @@
  */
 import type { IncomingMessage } from "node:http";
 import { AGENT_TYPES, agentForTask, isAgentType } from "../catalog";
+import { TASK_ID_PATTERN } from "../contract";
 import type { HttpServer, RouteHandler } from "../lib/http";
 import { InvalidTaskError } from "../queue/errors";
 import type { TaskQueue } from "../queue/client";
 import type { TokenAuth } from "./auth";
 import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
 import type { QueueGauges } from "./metrics";
-import { SubmitTaskSchema, TASK_ID_PATTERN } from "./schemas";
+import { SubmitTaskSchema } from "./schemas";
 
 export interface RouterRoutesOptions {
   queue: TaskQueue;

@@ -1,25 +1,20 @@
 /** The router's environment, validated at start-up; every error names the variable. */
 import { z } from "zod";
+import { DEFAULT_LOG_LEVEL, DEFAULT_PORT, RUNTIME_ENV } from "../contract";
 import { parseEnv } from "../lib/env";
 import { LOG_LEVELS } from "../lib/log";
-import { DEFAULT_QUEUE_PREFIX, QUEUE_PREFIX_PATTERN } from "../queue/keys";
+import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import { RouterConfigError, TokenAuth } from "./auth";
 
+// The names infra sets come from the contract (RUNTIME_ENV); the rest are the router's own knobs.
 export const RouterEnvSchema = z.object({
-  PORT: z.coerce.number<string>().int().min(0).max(65535).default(8080),
+  [RUNTIME_ENV.PORT]: z.coerce.number<string>().int().min(0).max(65535).default(DEFAULT_PORT),
   /** Interface to bind; 0.0.0.0 in a pod, 127.0.0.1 for `agent-fleet dev`. */
   HOST: z.string().min(1).default("0.0.0.0"),
-  REDIS_URL: z
-    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0" })
-    .default("redis://127.0.0.1:6379/0"),
-  REDIS_PASSWORD: z.string().min(1).optional(),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(QUEUE_PREFIX_PATTERN, "must be 1-64 letters, digits, '.', '_', ':' or '-' (no braces)")
-    .default(DEFAULT_QUEUE_PREFIX),
-  ROUTER_AUTH: z.enum(["required", "disabled"]).default("required"),
+  ...QueueEnvShape,
+  [RUNTIME_ENV.ROUTER_AUTH]: z.enum(["required", "disabled"]).default("required"),
   ROUTER_TOKENS: z.string().optional(),
-  ROUTER_TOKENS_FILE: z.string().min(1).optional(),
+  [RUNTIME_ENV.ROUTER_TOKENS_FILE]: z.string().min(1).optional(),
   /** Largest accepted request body. */
   ROUTER_MAX_BODY_BYTES: z.coerce
     .number<string>()
@@ -27,7 +22,9 @@ export const RouterEnvSchema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  [RUNTIME_ENV.LOG_LEVEL]: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })
+    .default(DEFAULT_LOG_LEVEL),
 });
 export type RouterEnv = z.infer<typeof RouterEnvSchema>;
 
@@ -39,7 +36,7 @@ export interface RouterConfig extends RouterEnv {
 export function parseRouterEnv(env: NodeJS.ProcessEnv): RouterEnv {
   return parseEnv(RouterEnvSchema, env, {
     what: "router",
-    secrets: ["REDIS_PASSWORD", "REDIS_URL", "ROUTER_TOKENS"],
+    secrets: [...QUEUE_ENV_SECRETS, "ROUTER_TOKENS"],
   });
 }
 

@@ -1,25 +1,26 @@
 /**
  * The autoscaling gauges, read from Redis when Prometheus scrapes (their `collect` hooks), so an
  * idle router costs Redis nothing and a scrape never shows stale numbers. One scrape makes one
- * stats.v1 call per agent however many gauges ask. `agent_queue_backlog` is the HPA's External
- * metric: infra/components/agent-pool-spec.ts (BACKLOG_METRIC) selects it by this name and the
- * agent_type label.
+ * stats.v1 call per agent however many gauges ask. BACKLOG_METRIC is the HPA's External metric:
+ * infra selects it by the name and the agent label the contract gives (contract.ts).
  */
 import { Gauge, type Registry } from "prom-client";
+import { BACKLOG_AGENT_LABEL, BACKLOG_METRIC } from "../contract";
 import type { AgentQueueStats } from "../queue/client";
 
-export const BACKLOG_METRIC = "agent_queue_backlog";
 export const DEPTH_METRIC = "agent_queue_depth";
+/** Every queue gauge names its agent with the label the HPAs select the backlog by. */
+type AgentLabel = typeof BACKLOG_AGENT_LABEL;
 const PRIORITIES = ["P0", "P1", "P2", "P3"] as const;
 
 export class QueueGauges {
-  private readonly backlog: Gauge<"agent_type">;
-  private readonly ready: Gauge<"agent_type" | "priority">;
-  private readonly oldest: Gauge<"agent_type">;
-  private readonly depth: Gauge<"agent_type">;
-  private readonly inFlight: Gauge<"agent_type">;
-  private readonly delayed: Gauge<"agent_type">;
-  private readonly dead: Gauge<"agent_type">;
+  private readonly backlog: Gauge<AgentLabel>;
+  private readonly ready: Gauge<AgentLabel | "priority">;
+  private readonly oldest: Gauge<AgentLabel>;
+  private readonly depth: Gauge<AgentLabel>;
+  private readonly inFlight: Gauge<AgentLabel>;
+  private readonly delayed: Gauge<AgentLabel>;
+  private readonly dead: Gauge<AgentLabel>;
   private pending: Promise<AgentQueueStats[]> | undefined;
 
   /**
@@ -43,32 +44,34 @@ export class QueueGauges {
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
       new Gauge<L>({ name, help, labelNames, registers: [registry], collect });
     this.backlog = gauge(BACKLOG_METRIC, "Ready + in-flight tasks per agent: the HPA's scaling signal.", [
-      "agent_type",
+      BACKLOG_AGENT_LABEL,
     ]);
     this.ready = gauge("agent_queue_ready", "Ready tasks per agent and priority band (P0 highest).", [
-      "agent_type",
+      BACKLOG_AGENT_LABEL,
       "priority",
     ]);
     this.oldest = gauge(
       "agent_queue_oldest_age_seconds",
       "Seconds the oldest ready task of an agent has waited (0 when none is ready).",
-      ["agent_type"],
+      [BACKLOG_AGENT_LABEL],
     );
-    this.inFlight = gauge("agent_queue_in_flight", "Tasks leased to a worker, per agent.", ["agent_type"]);
-    this.delayed = gauge("agent_queue_delayed", "Tasks waiting out a retry backoff, per agent.", [
-      "agent_type",
+    this.inFlight = gauge("agent_queue_in_flight", "Tasks leased to a worker, per agent.", [
+      BACKLOG_AGENT_LABEL,
     ]);
-    this.dead = gauge("agent_queue_dead", "Tasks in the dead-letter set, per agent.", ["agent_type"]);
+    this.delayed = gauge("agent_queue_delayed", "Tasks waiting out a retry backoff, per agent.", [
+      BACKLOG_AGENT_LABEL,
+    ]);
+    this.dead = gauge("agent_queue_dead", "Tasks in the dead-letter set, per agent.", [BACKLOG_AGENT_LABEL]);
     // lib/metrics.ts defines agent_queue_depth; the router keeps it current. prom-client reads a
     // gauge's `collect` at scrape time, so hooking the existing gauge refreshes it like the others.
     const depth = registry.getSingleMetric(DEPTH_METRIC);
     if (depth instanceof Gauge) {
-      const hooked = depth as Gauge<"agent_type"> & { collect?: () => Promise<void> };
+      const hooked = depth as Gauge<AgentLabel> & { collect?: () => Promise<void> };
       hooked.collect ??= collect;
       this.depth = hooked;
     } else {
       this.depth = gauge(DEPTH_METRIC, "Tasks waiting to run per agent (ready, all priorities).", [
-        "agent_type",
+        BACKLOG_AGENT_LABEL,
       ]);
     }
   }

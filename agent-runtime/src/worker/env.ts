@@ -5,10 +5,11 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { AGENT_TYPES } from "../catalog";
+import { DEFAULT_LOG_LEVEL, DEFAULT_PORT, RUNTIME_ENV } from "../contract";
 import { parseEnv } from "../lib/env";
 import { LOG_LEVELS } from "../lib/log";
 import type { TaskQueueOptions } from "../queue/client";
-import { QUEUE_PREFIX_PATTERN } from "../queue/keys";
+import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import type { WorkerOptions } from "./worker";
 
 const int = (min: number, max: number, fallback: number) =>
@@ -19,30 +20,23 @@ const int = (min: number, max: number, fallback: number) =>
     .max(max, `must be an integer from ${min} to ${max}`)
     .default(fallback);
 
+// The names infra sets come from the contract (RUNTIME_ENV); the rest are the runtime's own knobs.
 export const WorkerEnvSchema = z.object({
-  REDIS_URL: z
-    .url({ protocol: /^rediss?$/, error: "must be a redis:// or rediss:// URL, e.g. redis://redis:6379/0" })
-    .default("redis://127.0.0.1:6379/0"),
-  /** Injected from a Secret; used when REDIS_URL carries no password. */
-  REDIS_PASSWORD: z.string().optional(),
-  AGENT_TYPE: z.enum(AGENT_TYPES, {
+  ...QueueEnvShape,
+  [RUNTIME_ENV.AGENT_TYPE]: z.enum(AGENT_TYPES, {
     error: (issue) =>
       issue.input === undefined
         ? `required: one of ${AGENT_TYPES.join(", ")}`
         : `must be one of ${AGENT_TYPES.join(", ")}`,
   }),
   /** Tasks run at once by this process. */
-  CONCURRENCY: int(1, 1000, 4),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(QUEUE_PREFIX_PATTERN, "must be 1-64 letters, digits, '.', '_', ':' or '-' (no braces)")
-    .default("fleet"),
+  [RUNTIME_ENV.CONCURRENCY]: int(1, 1000, 4),
   /** Lease length; renewed every LEASE_MS / 3 while a task runs. */
   LEASE_MS: int(100, 600_000, 30_000),
   /** Deliveries before a task is dead-lettered, unless the task says otherwise. */
   MAX_DELIVERIES: int(1, 100, 5),
   /** Time allowed to finish in-flight tasks after SIGTERM; keep it below the pod's grace period. */
-  DRAIN_TIMEOUT_SECONDS: int(0, 3_600, 50),
+  [RUNTIME_ENV.DRAIN_TIMEOUT_SECONDS]: int(0, 3_600, 50),
   /** Execution timeout of a task that sets no timeoutMs. */
   TASK_TIMEOUT_MS: int(1, 86_400_000, 600_000),
   /** How long a finished task's status and result stay readable. */
@@ -53,8 +47,10 @@ export const WorkerEnvSchema = z.object({
   REAP_INTERVAL_MS: int(50, 600_000, 1_000),
   /** Longest single wait on the wake marker. */
   BLOCK_TIMEOUT_MS: int(10, 60_000, 5_000),
-  PORT: int(0, 65_535, 8080),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  [RUNTIME_ENV.PORT]: int(0, 65_535, DEFAULT_PORT),
+  [RUNTIME_ENV.LOG_LEVEL]: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })
+    .default(DEFAULT_LOG_LEVEL),
   /** Names this process in logs and on its tasks (default <hostname>-<pid>). */
   WORKER_ID: z
     .string()
@@ -65,7 +61,7 @@ export const WorkerEnvSchema = z.object({
 export type WorkerEnv = z.output<typeof WorkerEnvSchema> & { WORKER_ID: string };
 
 export function loadWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {
-  const parsed = parseEnv(WorkerEnvSchema, env, { what: "worker", secrets: ["REDIS_PASSWORD", "REDIS_URL"] });
+  const parsed = parseEnv(WorkerEnvSchema, env, { what: "worker", secrets: QUEUE_ENV_SECRETS });
   return { ...parsed, WORKER_ID: parsed.WORKER_ID ?? `${hostname()}-${process.pid}` };
 }
 
