@@ -1,8 +1,16 @@
 /**
- * The agent catalog: the capacity plan's defaults for each of the 12 agents (DESIGN.md).
- * Stack config overrides any of these per agent; a stack file holds only what differs.
+ * The agent catalog: the capacity plan's defaults for each of the 12 agents (DESIGN.md), and the
+ * shape of one agent's settings as every component takes them. Stack config overrides any default
+ * per agent (a stack file holds only what differs); library users do the same with agentSettings().
  */
-import { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType } from "../agent-runtime/src/catalog";
+import {
+  AGENT_TYPES,
+  TASK_ROUTES,
+  taskTypesOf,
+  type AgentType,
+  type TaskType,
+} from "../agent-runtime/src/catalog";
+import type { ApiProvider } from "../agent-runtime/src/contract";
 
 export { AGENT_TYPES, TASK_ROUTES, taskTypesOf, type AgentType };
 
@@ -21,8 +29,7 @@ export type ResourceSpec = {
 
 /** Where an agent's model runs: a hosted API, or a local model file served by a sidecar. */
 export type ModelSpec =
-  | { kind: "api"; provider: "openai" | "anthropic"; name: string; baseUrl?: string }
-  | { kind: "local"; file: string };
+  { kind: "api"; provider: ApiProvider; name: string; baseUrl?: string } | { kind: "local"; file: string };
 
 export interface AgentDefaults {
   minReplicas: number;
@@ -98,3 +105,55 @@ export const AGENT_CATALOG: Readonly<Record<AgentType, AgentDefaults>> = {
   },
   integration: apiAgent(1, 3, 2),
 };
+
+/** One agent's settings as the components take them: the catalog's defaults with overrides applied. */
+export interface AgentSettings extends AgentDefaults {
+  name: AgentType;
+  /** False keeps the agent out of the fleet (stack config's `agents.<name>.enabled`). */
+  enabled: boolean;
+  /** Pods when scaling is `fixed`. */
+  replicas: number;
+  /** Extra, non-secret runtime environment, on top of what the pool sets. */
+  env: Record<string, string>;
+  /** The task types routed to the agent. */
+  taskTypes: TaskType[];
+}
+
+/** Overrides of an agent's catalog defaults; `null` turns a CPU or GPU scale trigger off. */
+export type AgentOverrides = Partial<
+  Omit<AgentDefaults, "requests" | "limits" | "cpuPercent" | "gpuPercent">
+> & {
+  requests?: Partial<ResourceSpec>;
+  limits?: Partial<ResourceSpec>;
+  cpuPercent?: number | null;
+  gpuPercent?: number | null;
+  enabled?: boolean;
+  /** Default: minReplicas. */
+  replicas?: number;
+  env?: Record<string, string>;
+};
+
+/**
+ * The settings of one agent: catalog defaults, then `overrides`. Stack config resolves every agent
+ * through this; use it to build `AgentFleetArgs.agents` in your own Pulumi program.
+ */
+export function agentSettings(name: AgentType, overrides: AgentOverrides = {}): AgentSettings {
+  const base = AGENT_CATALOG[name];
+  const { requests, limits, cpuPercent, gpuPercent, enabled, replicas, env, ...rest } = overrides;
+  const { cpuPercent: baseCpu, gpuPercent: baseGpu, ...defaults } = base;
+  const cpu = cpuPercent === null ? undefined : (cpuPercent ?? baseCpu);
+  const gpu = gpuPercent === null ? undefined : (gpuPercent ?? baseGpu);
+  const merged = { ...defaults, ...rest };
+  return {
+    ...merged,
+    ...(cpu === undefined ? {} : { cpuPercent: cpu }),
+    ...(gpu === undefined ? {} : { gpuPercent: gpu }),
+    name,
+    enabled: enabled ?? true,
+    requests: { ...base.requests, ...requests },
+    limits: { ...base.limits, ...limits },
+    replicas: replicas ?? merged.minReplicas,
+    env: env ?? {},
+    taskTypes: taskTypesOf(name),
+  };
+}

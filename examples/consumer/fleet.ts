@@ -53,8 +53,14 @@ export function reviewFleet(opts: ReviewFleetOptions) {
       apiKeys: {
         values: { anthropic: new pulumi.Config().getSecret("anthropicApiKey") ?? pulumi.secret("unset") },
       },
-      router: { replicas: 1 },
+      router: {
+        replicas: 1,
+        auth: "required",
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      },
       terminationGracePeriodSeconds: 90,
+      // The consumer's Prometheus runs in `observability`; the fleet's NetworkPolicies let it scrape.
+      prometheusNamespace: "observability",
     },
     { provider: cluster.provider },
   );

@@ -10,7 +10,7 @@
  * min); nodes at max = max(nodes at min, packed pods at max), which must not exceed maxNodes.
  * GKE regional pools are packed as one pool (the autoscaler's bounds are totals across zones).
  */
-import type { FleetConfig } from "../config";
+import type { FleetConfig } from "../config/resolve";
 import { gkeNodeBudget, k3sNodeBudget, type Amount, type NodeBudget } from "./overhead";
 import {
   GCP,

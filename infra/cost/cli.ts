@@ -3,7 +3,9 @@
  * a stack from its config file alone (no Pulumi CLI, no cloud). Exit 1 when the config is invalid or
  * the fleet does not fit its node pools (the same check render and preview run).
  */
-import { readStackFile, resolveStackConfig, StackConfigError } from "../config";
+import { StackConfigError } from "../config/errors";
+import { readStackFile } from "../config/load";
+import { resolveStackConfig } from "../config/resolve";
 import { capacityPlan } from "./capacity";
 import { parseStackCommand } from "../render/stack-cli";
 import { formatPlan } from "./report";

@@ -11,13 +11,13 @@
  * 512 MiB, rounded up from the requests those DaemonSets carry.
  *
  * Hetzner K3s: exactly the kube-reserved, system-reserved and eviction flags the cluster's
- * cloud-init sets (infra/components/k3s-cloud-init.ts). The only DaemonSet is the hcloud CSI node
+ * cloud-init sets (infra/components/cluster/hetzner-k3s/cloud-init.ts). The only DaemonSet is the hcloud CSI node
  * plugin, whose chart sets no requests, so it takes nothing from the scheduler's point of view.
  *
  * Capacity is the machine type's nominal vCPUs and memory (GCE and Hetzner quote GiB); the few
  * percent of RAM the kernel keeps out of the kubelet's view is within the DaemonSet allowance.
  */
-import { K3S_RESERVED } from "../components/k3s-cloud-init";
+import { K3S_RESERVED } from "../components/cluster/hetzner-k3s/cloud-init";
 import { parseQuantity } from "../lib/quantity";
 
 export interface NodeShape {

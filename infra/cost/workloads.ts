@@ -11,9 +11,10 @@
  * The model loader Job runs once and is not counted.
  */
 import type { AgentType } from "../catalog";
-import type { FleetConfig } from "../config";
+import type { FleetConfig } from "../config/resolve";
 import { addAmounts, amountOf, type Amount } from "./overhead";
-import { OBSERVABILITY_RESOURCES } from "../components/observability";
+import { NFS_SERVER_RESOURCES } from "../components/fleet/model-store-backends";
+import { OBSERVABILITY_RESOURCES } from "../components/platform/observability";
 
 export interface PodGroup {
   /** What the pods are: `agent python`, `task-router`, `istiod`, ... */
@@ -42,8 +43,8 @@ export const PLATFORM_PODS = {
   "prometheus-adapter": OBSERVABILITY_RESOURCES.adapter.requests,
 } as const;
 
-/** The NFS server of the hcloud-nfs model store (model-store.ts). */
-export const NFS_SERVER = { cpu: "250m", memory: "256Mi" } as const;
+/** The NFS server of the hcloud-nfs model store. */
+export const NFS_SERVER = NFS_SERVER_RESOURCES.requests;
 
 /** Where pods without a nodeSelector land ("any" on an existing cluster, whose pools are not modelled). */
 export function generalPool(config: FleetConfig): string | undefined {

@@ -3,7 +3,7 @@
  * create as YAML and prints a per-agent summary. Invalid config: the errors, exit 1, nothing written.
  */
 import { join, resolve } from "node:path";
-import { StackConfigError } from "../config";
+import { StackConfigError } from "../config/errors";
 import { CapacityError } from "../cost/capacity";
 import { renderStack, writeRender } from "./render";
 import { parseStackCommand } from "./stack-cli";

@@ -6,9 +6,10 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:
 import { dirname, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { readStackFile, resolveStackConfig, type FleetConfig } from "../config";
+import { readStackFile } from "../config/load";
+import { resolveStackConfig, type FleetConfig } from "../config/resolve";
 import { assertCapacity } from "../cost/capacity";
-import { deployFleet } from "../program";
+import { deployFleet } from "../program/deploy";
 import { installMocks, type RecordedResource } from "./mocks";
 
 export interface RenderedObject {

@@ -1,5 +1,5 @@
 /** The per-agent summary table render prints. */
-import type { FleetConfig } from "../config";
+import type { FleetConfig } from "../config/resolve";
 
 export function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

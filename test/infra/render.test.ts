@@ -5,6 +5,8 @@ import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { renderConfig } from "../../infra/render/render";
+import { byName, renderStackConfig, stackConfig, type Manifest } from "./support/stacks";
 
 const ROOT = join(__dirname, "..", "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -92,4 +94,29 @@ describe("npm run render", () => {
     expect((await render(["--stack", "dev", "--out", out, "--dir", dir])).code).toBe(1);
     expect(tree(out)).toEqual(before);
   }, 60_000);
+});
+
+describe("render details the API server depends on", () => {
+  it("the hcloud-nfs volume points at the NFS Service's cluster IP (a stand-in under mocks)", async () => {
+    const r = await renderStackConfig("staging");
+    const pv = byName(r, "PersistentVolume", "agent-fleet-models") as Manifest & {
+      spec: { nfs: { server: string } };
+    };
+    expect(pv.spec.nfs.server).toMatch(/^10\.96\.\d+\.\d+$/);
+  });
+
+  it("Secrets: keys only by default; the mocks' stand-in values only when asked", async () => {
+    const redacted = byName(await renderStackConfig("staging"), "Secret", "registry-credentials");
+    expect(redacted.stringData).toEqual({ ".dockerconfigjson": "<redacted>" });
+    const standIns = await renderConfig(stackConfig("staging"), "staging", "stand-ins");
+    const secret = byName(standIns, "Secret", "registry-credentials") as Manifest & {
+      stringData: Record<string, string>;
+    };
+    const config = JSON.parse(secret.stringData[".dockerconfigjson"] ?? "") as {
+      auths: Record<string, { auth: string }>;
+    };
+    // user:password, the password being the stand-in for the never-decrypted `secure:` value.
+    const auth = Buffer.from(config.auths["ghcr.io"]?.auth ?? "", "base64").toString();
+    expect(auth).toMatch(/^agent-fleet-ci:.+$/);
+  });
 });

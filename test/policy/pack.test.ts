@@ -36,6 +36,13 @@ const EXPECTED: Record<string, EnforcementLevel> = {
   "hpa-target-without-replicas": "mandatory",
 };
 
+/** The policies index.ts wired: all of EXPECTED, so the checks below never run over an empty list. */
+function wiredPolicies(): Policy[] {
+  const policies = built[0]?.args.policies ?? [];
+  expect(policies).toHaveLength(Object.keys(EXPECTED).length);
+  return policies;
+}
+
 // vi.mock is hoisted above the imports, so index.ts above ran against the recording PolicyPack.
 describe("policy/src/index.ts", () => {
   it("builds exactly one pack, named agent-fleet, with a description", () => {
@@ -44,14 +51,14 @@ describe("policy/src/index.ts", () => {
   });
 
   it("wires every policy once, at its default level", () => {
-    const policies = built[0]?.args.policies ?? [];
+    const policies = wiredPolicies();
     const names = policies.map((p) => p.name);
     expect(new Set(names).size).toBe(names.length);
     expect(Object.fromEntries(policies.map((p) => [p.name, p.enforcementLevel]))).toEqual(EXPECTED);
   });
 
   it("gives every policy a description, a severity and a validation", () => {
-    for (const policy of built[0]?.args.policies ?? []) {
+    for (const policy of wiredPolicies()) {
       expect(policy.description, policy.name).toMatch(/^[A-Z].{20,}\.$/);
       expect(policy.severity, policy.name).toBeDefined();
       const validates = "validateStack" in policy || "validateResource" in policy;
@@ -63,7 +70,7 @@ describe("policy/src/index.ts", () => {
   });
 
   it("uses policy names the engine accepts", () => {
-    for (const policy of built[0]?.args.policies ?? []) {
+    for (const policy of wiredPolicies()) {
       expect(policy.name).toMatch(/^[a-z0-9-]+$/);
       expect(policy.name).not.toBe("all");
     }

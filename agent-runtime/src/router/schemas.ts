@@ -33,8 +33,3 @@ export const SubmitTaskSchema = TaskSubmissionSchema.omit({ createdAt: true })
     message: "id and idempotencyKey (or the Idempotency-Key header) differ; send one of them",
     path: ["idempotencyKey"],
   });
-export type SubmitTask = z.output<typeof SubmitTaskSchema>;
-
-export function priorityName(priority: number): string {
-  return `P${priority}`;
-}

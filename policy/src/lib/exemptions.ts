@@ -1,6 +1,6 @@
 /**
  * The fleet's own, intended exceptions: the defaults of the `exempt` config of the policies they
- * concern. Each is an object ModelStore creates by design (infra/components/model-store.ts).
+ * concern. Each is an object ModelStore creates by design (infra/components/fleet/model-store.ts and model-store-backends.ts).
  */
 
 /** The hcloud NFS model server runs privileged, as root, in its own `privileged` namespace. */

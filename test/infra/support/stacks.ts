@@ -1,6 +1,7 @@
 /** Test helpers: render a stack (or an edited copy) under recording mocks and query its objects. */
 import { join } from "node:path";
-import { readStackFile, resolveStackConfig, type FleetConfig } from "../../../infra/config";
+import { readStackFile } from "../../../infra/config/load";
+import { resolveStackConfig, type FleetConfig } from "../../../infra/config/resolve";
 import { renderConfig, type RenderedObject, type RenderResult } from "../../../infra/render/render";
 
 export const ROOT = join(__dirname, "..", "..", "..");

@@ -34,3 +34,41 @@ export function named(mocks: RecordingMocks, type: string, name: string): Record
   }
   return found;
 }
+
+/** The type tokens of the Kubernetes resources the components register. */
+export const K8S = {
+  Namespace: "kubernetes:core/v1:Namespace",
+  ServiceAccount: "kubernetes:core/v1:ServiceAccount",
+  ConfigMap: "kubernetes:core/v1:ConfigMap",
+  Secret: "kubernetes:core/v1:Secret",
+  Service: "kubernetes:core/v1:Service",
+  PersistentVolume: "kubernetes:core/v1:PersistentVolume",
+  PersistentVolumeClaim: "kubernetes:core/v1:PersistentVolumeClaim",
+  Deployment: "kubernetes:apps/v1:Deployment",
+  StatefulSet: "kubernetes:apps/v1:StatefulSet",
+  Job: "kubernetes:batch/v1:Job",
+  PodDisruptionBudget: "kubernetes:policy/v1:PodDisruptionBudget",
+  HorizontalPodAutoscaler: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+  NetworkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  StorageClass: "kubernetes:storage.k8s.io/v1:StorageClass",
+  HelmRelease: "kubernetes:helm.sh/v3:Release",
+  VirtualService: "kubernetes:networking.istio.io/v1:VirtualService",
+  DestinationRule: "kubernetes:networking.istio.io/v1:DestinationRule",
+  VolumeSnapshot: "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshot",
+  VolumeSnapshotClass: "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass",
+} as const;
+
+/** The pod template's spec of a recorded Deployment, StatefulSet or Job. */
+export function podSpecOf(workload: RecordedResource): Record<string, unknown> & {
+  containers: Record<string, unknown>[];
+  initContainers?: Record<string, unknown>[];
+  volumes?: Record<string, unknown>[];
+} {
+  const spec = workload.inputs.spec as { template: { spec: ReturnType<typeof podSpecOf> } };
+  return spec.template.spec;
+}
+
+/** The names of the recorded resources of `type`, in registration order. */
+export function namesOf(mocks: RecordingMocks, type: string): string[] {
+  return ofType(mocks, type).map((r) => r.name);
+}

@@ -1,0 +1,402 @@
+import { describe, expect, it } from "vitest";
+import { AGENT_TYPES } from "../../infra/catalog";
+import type { RenderResult } from "../../infra/render/render";
+import {
+  byName,
+  manifests,
+  podSpec,
+  renderStackConfig,
+  stackConfig,
+  workloads,
+  type Manifest,
+} from "./support/stacks";
+
+const STACKS = ["dev", "staging", "prod"] as const;
+/** The model sidecar image staging and prod pin. */
+const LLAMA_CPP =
+  "ghcr.io/ggml-org/llama.cpp:server@sha256:8dd6e86a0b6ec4c8e0ff1f5b8a0d3c7fd0e8f24a62cf6ab4ef4b0a7b2c0f16d3";
+const rendered = new Map<string, RenderResult>();
+async function render(stack: string): Promise<RenderResult> {
+  const cached = rendered.get(stack);
+  if (cached) return cached;
+  const result = await renderStackConfig(stack);
+  rendered.set(stack, result);
+  return result;
+}
+
+function agentWorkload(r: RenderResult, agent: string): Manifest {
+  const kind = r.config.agents[agent as keyof typeof r.config.agents].workload;
+  return byName(r, kind, `agent-${agent}`);
+}
+
+describe.each(STACKS)("stack %s: the workload layer", (stack) => {
+  it("creates one workload per agent with the catalog's kind, plus the router and Redis", async () => {
+    const r = await render(stack);
+    const deployments = manifests(r, "Deployment")
+      .map((m) => m.metadata.name)
+      .sort();
+    const statefulSets = manifests(r, "StatefulSet")
+      .map((m) => m.metadata.name)
+      .sort();
+    // The capacity plan: the two model-backed agents are StatefulSets, the ten API agents Deployments.
+    expect(deployments).toEqual([
+      "agent-backend",
+      "agent-coordinator",
+      "agent-data",
+      "agent-devops",
+      "agent-frontend",
+      "agent-integration",
+      "agent-researcher",
+      "agent-reviewer",
+      "agent-security",
+      "agent-tester",
+      "task-router",
+    ]);
+    expect(statefulSets).toEqual(expect.arrayContaining(["agent-ml", "agent-python", "redis"]));
+    for (const agent of AGENT_TYPES) {
+      expect(byName(r, "Service", `agent-${agent}`).spec).toMatchObject({
+        selector: { "agent-fleet.io/agent": agent },
+        ports: [{ port: 80, targetPort: "http" }],
+      });
+      expect(byName(r, "PodDisruptionBudget", `agent-${agent}`).spec, agent).toMatchObject({
+        selector: { matchLabels: { "agent-fleet.io/agent": agent, "agent-fleet.io/track": "stable" } },
+      });
+      expect(byName(r, "ServiceAccount", `agent-${agent}`)).toMatchObject({
+        automountServiceAccountToken: false,
+      });
+    }
+    expect(byName(r, "Service", "task-router").spec).toMatchObject({
+      selector: { "app.kubernetes.io/name": "task-router" },
+      ports: [{ port: 80, targetPort: "http" }],
+    });
+  });
+
+  it("every container meets the security baseline", async () => {
+    const r = await render(stack);
+    const pods = workloads(r).filter((w) => w.metadata.namespace === r.config.namespace);
+    expect(pods.length).toBeGreaterThan(12);
+    for (const w of pods) {
+      const spec = podSpec(w);
+      expect(spec.securityContext, w.metadata.name).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+        const where = `${w.metadata.name}/${c.name}`;
+        expect(c.securityContext, where).toMatchObject({
+          runAsNonRoot: true,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+          seccompProfile: { type: "RuntimeDefault" },
+        });
+        expect(c.resources?.requests, where).toBeDefined();
+        expect(c.resources?.limits, where).toBeDefined();
+      }
+    }
+    expect(byName(r, "Namespace", r.config.namespace).metadata.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+    });
+  });
+
+  it("has a default-deny NetworkPolicy and explicit allows", async () => {
+    const r = await render(stack);
+    const names = manifests(r, "NetworkPolicy").map((m) => m.metadata.name);
+    expect(byName(r, "NetworkPolicy", "default-deny").spec).toEqual({
+      podSelector: {},
+      policyTypes: ["Ingress", "Egress"],
+    });
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "allow-dns",
+        "allow-queue-clients-to-redis",
+        "allow-agents-llm-egress",
+        "allow-prometheus-scrape",
+        "redis-ingress",
+      ]),
+    );
+    const llm = byName(r, "NetworkPolicy", "allow-agents-llm-egress").spec as {
+      egress: { ports: { port: number }[] }[];
+    };
+    expect(llm.egress.flatMap((e) => e.ports.map((p) => p.port))).toEqual([443]);
+  });
+
+  it("the router runs the runtime's router with tokens from a Secret", async () => {
+    const r = await render(stack);
+    const router = podSpec(byName(r, "Deployment", "task-router")).containers[0];
+    expect(router?.args).toEqual(["router"]);
+    expect(router?.env).toEqual(
+      expect.arrayContaining([
+        { name: "ROUTER_TOKENS_FILE", value: "/etc/agent-fleet/router/tokens" },
+        { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } },
+      ]),
+    );
+    expect(byName(r, "Secret", "task-router-tokens").stringData).toEqual({ tokens: "<redacted>" });
+  });
+});
+
+describe("autoscaling", () => {
+  it("dev: fixed replicas, no HPA", async () => {
+    const r = await render("dev");
+    expect(manifests(r, "HorizontalPodAutoscaler")).toEqual([]);
+    for (const agent of AGENT_TYPES) expect(agentWorkload(r, agent).spec?.replicas).toBe(1);
+  });
+
+  // The matrix each stack file asks for, written out (prod: the capacity plan; staging: its overrides of it).
+  const MATRIX: Record<"staging" | "prod", Record<string, [min: number, max: number, backlog: number]>> = {
+    prod: {
+      python: [2, 10, 5],
+      frontend: [1, 5, 3],
+      backend: [1, 5, 3],
+      devops: [1, 3, 2],
+      tester: [1, 8, 5],
+      researcher: [1, 3, 2],
+      coordinator: [1, 2, 5],
+      reviewer: [1, 4, 3],
+      security: [1, 3, 2],
+      data: [1, 4, 3],
+      ml: [1, 5, 2],
+      integration: [1, 3, 2],
+    },
+    staging: {
+      python: [1, 4, 8],
+      frontend: [1, 2, 5],
+      backend: [1, 2, 5],
+      devops: [1, 3, 5],
+      tester: [1, 3, 5],
+      researcher: [1, 3, 5],
+      coordinator: [1, 2, 5],
+      reviewer: [1, 4, 5],
+      security: [1, 3, 5],
+      data: [1, 4, 5],
+      ml: [1, 2, 4],
+      integration: [1, 3, 5],
+    },
+  };
+  const BEHAVIOR = {
+    prod: { up: [60, 50, 60], down: [300, 1, 120] },
+    staging: { up: [120, 25, 120], down: [300, 1, 60] },
+  } as const;
+
+  it.each(["staging", "prod"] as const)(
+    "%s: one HPA per agent equal to the stack's matrix; workloads carry no replicas",
+    async (stack) => {
+      const r = await render(stack);
+      expect(manifests(r, "HorizontalPodAutoscaler")).toHaveLength(12);
+      const { up, down } = BEHAVIOR[stack];
+      for (const agent of AGENT_TYPES) {
+        const [min, max, backlog] = MATRIX[stack][agent] ?? [];
+        const kind = agent === "python" || agent === "ml" ? "StatefulSet" : "Deployment";
+        expect(byName(r, kind, `agent-${agent}`).spec, agent).not.toHaveProperty("replicas");
+        const metrics: unknown[] = [
+          {
+            type: "External",
+            external: {
+              metric: { name: "agent_queue_backlog", selector: { matchLabels: { agent_type: agent } } },
+              target: { type: "AverageValue", averageValue: String(backlog) },
+            },
+          },
+        ];
+        // Only python has a CPU target in the plan; no stack puts the ml pool on GPUs.
+        if (agent === "python") {
+          metrics.push({
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } },
+          });
+        }
+        expect(byName(r, "HorizontalPodAutoscaler", `agent-${agent}`).spec, agent).toEqual({
+          scaleTargetRef: { apiVersion: "apps/v1", kind, name: `agent-${agent}` },
+          minReplicas: min,
+          maxReplicas: max,
+          metrics,
+          behavior: {
+            scaleUp: {
+              stabilizationWindowSeconds: up[0],
+              selectPolicy: "Max",
+              policies: [{ type: "Percent", value: up[1], periodSeconds: up[2] }],
+            },
+            scaleDown: {
+              stabilizationWindowSeconds: down[0],
+              selectPolicy: "Min",
+              policies: [{ type: "Pods", value: down[1], periodSeconds: down[2] }],
+            },
+          },
+        });
+      }
+    },
+  );
+
+  it("an edit of agents.python.maxReplicas changes exactly that HPA", async () => {
+    const before = await render("prod");
+    const after = await renderStackConfig("prod", (v) => {
+      v.agents = { python: { maxReplicas: 12 } };
+    });
+    expect(after.objects.map((o) => o.file)).toEqual(before.objects.map((o) => o.file));
+    const changed = after.objects.filter(
+      (o, i) => JSON.stringify(o.manifest) !== JSON.stringify(before.objects[i]?.manifest),
+    );
+    expect(changed.map((o) => o.file)).toEqual(["agent-fleet/horizontalpodautoscaler-agent-python.yaml"]);
+    expect(changed[0]?.manifest).toMatchObject({ spec: { maxReplicas: 12 } });
+  });
+});
+
+describe("models", () => {
+  it.each(["staging", "prod"])(
+    "%s: model-backed agents mount the shared volume read-only and run the sidecar",
+    async (stack) => {
+      const r = await render(stack);
+      for (const agent of ["python", "ml"]) {
+        const spec = podSpec(agentWorkload(r, agent));
+        expect(spec.volumes).toContainEqual({
+          name: "models",
+          persistentVolumeClaim: { claimName: "models", readOnly: true },
+        });
+        const sidecar = spec.initContainers?.find((c) => c.name === "model");
+        expect(sidecar).toMatchObject({ restartPolicy: "Always", image: LLAMA_CPP });
+        expect(sidecar?.volumeMounts).toContainEqual({
+          name: "models",
+          mountPath: "/models",
+          readOnly: true,
+        });
+        expect(sidecar?.args?.slice(0, 2)).toEqual(["--model", "/models/qwen3-8b-q4_k_m.gguf"]);
+        const config = byName(r, "ConfigMap", `agent-${agent}`).data as Record<string, string>;
+        expect(config).toMatchObject({ EXECUTOR: "openai", LLM_BASE_URL: "http://127.0.0.1:8081/v1" });
+      }
+      // API agents do not mount models and read their key from the Secret.
+      const frontend = podSpec(agentWorkload(r, "frontend"));
+      expect(frontend.volumes?.map((v) => v.name)).toEqual(["tmp"]);
+      expect(frontend.containers[0]?.env).toContainEqual({
+        name: "ANTHROPIC_API_KEY",
+        valueFrom: { secretKeyRef: { name: "llm-api-keys", key: "ANTHROPIC_API_KEY" } },
+      });
+    },
+  );
+
+  it("the loader Job verifies checksums and is named after the file list", async () => {
+    const r = await render("prod");
+    const jobs = manifests(r, "Job");
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]?.metadata.name).toMatch(/^model-loader-[a-f0-9]{10}$/);
+    const loader = byName(r, "ConfigMap", "model-loader").data as Record<string, string>;
+    expect(loader.manifest).toBe(
+      `qwen3-8b-q4_k_m.gguf ${"0".repeat(64)} https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf\n`,
+    );
+    expect(loader["load.sh"]).toContain("sha256sum -c");
+    // Filestore's smallest BASIC_SSD instance is 2.5 TiB, so the claim is raised to it.
+    expect(byName(r, "PersistentVolumeClaim", "models").spec).toMatchObject({
+      accessModes: ["ReadWriteMany"],
+      storageClassName: "agent-fleet-filestore",
+      resources: { requests: { storage: "2560Gi" } },
+    });
+  });
+
+  it("dev (echo executor) creates no model store", async () => {
+    const r = await render("dev");
+    expect(manifests(r, "PersistentVolumeClaim")).toEqual([]);
+    expect(manifests(r, "Job")).toEqual([]);
+  });
+});
+
+describe("scheduling", () => {
+  it("prod: ml runs on the tainted ml pool, others on the agents pool", async () => {
+    const r = await render("prod");
+    expect(podSpec(agentWorkload(r, "ml"))).toMatchObject({
+      nodeSelector: { "agent-fleet.io/pool": "ml" },
+      tolerations: [{ key: "agent-fleet.io/pool", operator: "Equal", value: "ml", effect: "NoSchedule" }],
+    });
+    expect(podSpec(agentWorkload(r, "python")).nodeSelector).toEqual({ "agent-fleet.io/pool": "agents" });
+    expect(podSpec(agentWorkload(r, "python")).tolerations).toBeUndefined();
+  });
+
+  it("grace period matches the runtime's drain deadline", async () => {
+    const r = await render("dev");
+    const python = agentWorkload(r, "python");
+    expect(podSpec(python).terminationGracePeriodSeconds).toBe(30);
+    expect(byName(r, "ConfigMap", "agent-python").data).toMatchObject({ DRAIN_TIMEOUT_SECONDS: "20" });
+  });
+
+  it("disabling an agent removes its workload", async () => {
+    const r = await renderStackConfig("dev", (v) => {
+      v.agents = { ml: { enabled: false } };
+    });
+    expect(manifests(r, "StatefulSet").map((m) => m.metadata.name)).not.toContain("agent-ml");
+    expect(stackConfig("dev").enabledAgents).toHaveLength(12);
+  });
+});
+
+describe("mesh", () => {
+  it("prod: header routes per agent, a 10% python canary, retries, and the router as the default", async () => {
+    const r = await render("prod");
+    const vs = byName(r, "VirtualService", "task-router").spec as {
+      hosts: string[];
+      http: { name: string; match?: unknown[]; route: unknown[]; retries: unknown }[];
+    };
+    expect(vs.hosts).toEqual(["task-router"]);
+    expect(vs.http.map((h) => h.name)).toEqual([...AGENT_TYPES, "router"]);
+    const python = vs.http[0];
+    expect(python?.match).toEqual([
+      { headers: { "task-type": { regex: "^(code-generation|python-scripting)$" } } },
+    ]);
+    expect(python?.route).toEqual([
+      { destination: { host: "agent-python", subset: "stable" }, weight: 90 },
+      { destination: { host: "agent-python", subset: "canary" }, weight: 10 },
+    ]);
+    expect(python?.retries).toEqual({
+      attempts: 3,
+      perTryTimeout: "60s",
+      retryOn: "5xx,reset,connect-failure,refused-stream,429",
+    });
+    expect(vs.http[1]?.route).toEqual([{ destination: { host: "agent-frontend", subset: "stable" } }]);
+    expect(vs.http[12]?.route).toEqual([{ destination: { host: "task-router" } }]);
+    const rule = byName(r, "DestinationRule", "agent-python").spec;
+    expect(rule).toMatchObject({
+      trafficPolicy: {
+        outlierDetection: { consecutive5xxErrors: 5, maxEjectionPercent: 50 },
+        connectionPool: { http: { http1MaxPendingRequests: 64 } },
+      },
+      subsets: [
+        { name: "stable", labels: { "agent-fleet.io/track": "stable" } },
+        { name: "canary", labels: { "agent-fleet.io/track": "canary" } },
+      ],
+    });
+    // The canary is a second workload with its own image behind the same Service, without an HPA.
+    const canary = byName(r, "StatefulSet", "agent-python-canary");
+    expect(canary.spec).toMatchObject({ replicas: 1 });
+    expect(podSpec(canary).containers[0]?.image).toBe(
+      "europe-west4-docker.pkg.dev/agent-fleet-prod/agent-fleet/agent-python:canary",
+    );
+    expect(manifests(r, "HorizontalPodAutoscaler").map((h) => h.metadata.name)).not.toContain(
+      "agent-python-canary",
+    );
+    expect(byName(r, "Service", "agent-python").spec).toMatchObject({
+      selector: { "agent-fleet.io/agent": "python" },
+    });
+    expect(byName(r, "Namespace", "agent-fleet").metadata.labels).toMatchObject({
+      "istio-injection": "enabled",
+    });
+  });
+
+  it("dev (Istio disabled) has no mesh objects", async () => {
+    const r = await render("dev");
+    expect(manifests(r, "VirtualService")).toEqual([]);
+    expect(manifests(r, "DestinationRule")).toEqual([]);
+  });
+
+  it("prod installs Prometheus and the adapter (their values: platform/observability.test.ts)", async () => {
+    const r = await render("prod");
+    expect(r.others.filter((o) => o.name.startsWith("observability-")).map((o) => o.name)).toEqual([
+      "observability-prometheus",
+      "observability-adapter",
+    ]);
+  });
+});
+
+describe("capacity", () => {
+  it("render fails with a clear message when an agent's max scale cannot fit its pool", async () => {
+    await expect(
+      renderStackConfig("prod", (v) => {
+        v.agents = { python: { maxReplicas: 60 } };
+      }),
+    ).rejects.toThrow(/capacity check failed:[\s\S]*python/);
+  });
+});
