@@ -2,7 +2,7 @@
  * The e2e stack (Pulumi.e2e.yaml) through a whole lifecycle with the real Pulumi engine against a
  * real Kubernetes control plane, all built from Go modules (toolchain.sh): the Pulumi CLI and the
  * Kubernetes provider drive an Automation API inline program that runs the same `deployStack()`
- * as `infra/main.ts`, with the policy pack attached to preview and up. Steps: preview → up →
+ * as `infra/program/main.ts`, with the policy pack attached to preview and up. Steps: preview → up →
  * checks through the API → preview with no changes → refresh without drift → a scaling-matrix
  * edit that changes exactly one HPA → an immutable field that forces a replacement → secrets never
  * in plain text → a policy violation that fails preview → destroy, leaving nothing behind.

@@ -1,7 +1,7 @@
 /**
  * The real Pulumi engine for the e2e suite: the CLI and the provider plugins toolchain.sh builds
  * from Go modules, driven through the Automation API with an inline program that runs
- * `deployStack()` — the function `infra/main.ts` runs under `pulumi up` — so no Node.js language
+ * `deployStack()` — the function `infra/program/main.ts` runs under `pulumi up` — so no Node.js language
  * host is needed (the test process serves the program to the CLI). State lives in a file backend
  * and secrets are encrypted by a passphrase provider, both in a temporary folder.
  *
@@ -138,7 +138,7 @@ export class EngineStack {
       // A fresh evaluation of the program's modules for every operation, as each `pulumi up` is a
       // new process; @pulumi/* stay the instances the Automation API runs the program with.
       vi.resetModules();
-      const { deployStack } = await import("../../../infra/program.js");
+      const { deployStack } = await import("../../../infra/program/stack.js");
       counter.registered = 0;
       pulumi.runtime.registerResourceTransform((args) => {
         counter.registered++;
