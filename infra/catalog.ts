@@ -48,6 +48,11 @@ export interface AgentDefaults {
   model: ModelSpec;
   /** Tasks one pod works on at once (the runtime's CONCURRENCY). */
   concurrency: number;
+  /**
+   * The longest one task may run on this agent, in seconds (the runtime's TASK_TIMEOUT_MS: a task
+   * may ask for less, never more). The pod's grace period and the mesh's timeouts follow from it.
+   */
+  taskTimeoutSeconds: number;
 }
 
 const API_AGENT = { requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } };
@@ -64,6 +69,7 @@ function apiAgent(minReplicas: number, maxReplicas: number, backlogPerPod: numbe
     nodePool: "agents",
     model: { ...API_MODEL },
     concurrency: 4,
+    taskTimeoutSeconds: 600,
   };
 }
 
@@ -80,6 +86,7 @@ export const AGENT_CATALOG: Readonly<Record<AgentType, AgentDefaults>> = {
     nodePool: "agents",
     model: { kind: "local", file: "qwen3-8b-q4_k_m.gguf" },
     concurrency: 2,
+    taskTimeoutSeconds: 900,
   },
   frontend: apiAgent(1, 5, 3),
   backend: apiAgent(1, 5, 3),
@@ -102,6 +109,7 @@ export const AGENT_CATALOG: Readonly<Record<AgentType, AgentDefaults>> = {
     nodePool: "ml",
     model: { kind: "local", file: "qwen3-8b-q4_k_m.gguf" },
     concurrency: 1,
+    taskTimeoutSeconds: 1800,
   },
   integration: apiAgent(1, 3, 2),
 };

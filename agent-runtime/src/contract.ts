@@ -26,6 +26,15 @@ export const BACKLOG_AGENT_LABEL = "agent_type";
 /** Task ids and idempotency keys end up in Redis keys and URLs: keep them plain. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
+/**
+ * The mesh's retry conditions under which the agent guarantees that nothing ran: the connection
+ * never reached it (connect-failure), the stream was refused before it was read (refused-stream),
+ * or the agent answered 429 because it was saturated before starting the task (agent/execute.ts).
+ * Anything else (a 5xx, a reset) may come after LLM work began — billed, not idempotent — so the
+ * mesh must not retry it.
+ */
+export const SAFE_RETRY_CONDITIONS = ["connect-failure", "refused-stream", "429"] as const;
+
 /** What an agent's EXECUTOR may name. */
 export const EXECUTOR_KINDS = ["echo", "openai", "anthropic"] as const;
 export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
@@ -58,6 +67,8 @@ export const RUNTIME_ENV = {
   QUEUE_PREFIX: "QUEUE_PREFIX",
   /** Agent: seconds to finish in-flight work after SIGTERM; below the pod's grace period. */
   DRAIN_TIMEOUT_SECONDS: "DRAIN_TIMEOUT_SECONDS",
+  /** Agent: the longest one task may run (ms); a task's own timeoutMs can only shorten it. */
+  TASK_TIMEOUT_MS: "TASK_TIMEOUT_MS",
   LOG_LEVEL: "LOG_LEVEL",
   EXECUTOR: "EXECUTOR",
   LLM_MODEL: "LLM_MODEL",

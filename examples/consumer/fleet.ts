@@ -58,7 +58,6 @@ export function reviewFleet(opts: ReviewFleetOptions) {
         auth: "required",
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
       },
-      terminationGracePeriodSeconds: 90,
       // The consumer's Prometheus runs in `observability`; the fleet's NetworkPolicies let it scrape.
       prometheusNamespace: "observability",
     },

@@ -50,6 +50,8 @@ const agentKeys = {
     "Accelerator utilisation target in percent (reported by the plan for GPU pools); `null` turns it off.",
   ...resources("the agent container"),
   concurrency: "Tasks one pod works on at once (the runtime's CONCURRENCY).",
+  taskTimeoutSeconds:
+    "Longest one task may run, in seconds (a task may ask for less, never more). The pod's grace period is this plus 10 s (a drain finishes in-flight tasks), and the mesh's sync-path timeout follows it.",
   env: "Extra non-secret environment variables for the agent container.",
 };
 const prefixed = (prefix: string, entries: Record<string, string>) =>
@@ -172,13 +174,24 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
 
   mesh: "Service mesh.",
   "mesh.istio": "Istio settings.",
-  "mesh.istio.enabled": "Create VirtualServices/DestinationRules and label the namespace for injection.",
-  "mesh.istio.install": "Install istio-base and istiod with Helm; false when the cluster already runs Istio.",
+  "mesh.istio.enabled":
+    "Sidecar injection for the namespace, mTLS STRICT, AuthorizationPolicies, the VirtualService and DestinationRules.",
+  "mesh.istio.install":
+    "Install Istio with Helm (base, istiod, the CNI node agent so injected pods pass Pod Security `restricted`, and the ingress gateway when `ingress` is set); false when the cluster already runs Istio (it must run the CNI agent).",
+  "mesh.istio.cni": "Host folders of the Istio CNI node agent.",
+  "mesh.istio.cni.binDir": "CNI binary folder on the nodes (default: the cluster provider's).",
+  "mesh.istio.cni.confDir": "CNI config folder on the nodes (default: the cluster provider's).",
+  "mesh.istio.ingress": "Expose the router outside the cluster through an Istio ingress gateway, with TLS.",
+  "mesh.istio.ingress.host": "The router's public host name.",
+  "mesh.istio.ingress.tls":
+    "Where the certificate comes from: `{ secretName }`, a TLS Secret (kubernetes.io/tls) in `istio-ingress`; or `{ issuer: { name, kind } }`, cert-manager issues it (`kind`: `ClusterIssuer`, the default, or `Issuer`; cert-manager must be installed).",
+  "mesh.istio.routerClientNamespaces":
+    "Namespaces whose workloads may call the router inside the mesh; the ingress gateway always may.",
   "mesh.istio.revision": "Istio revision label for injection (`istio.io/rev`).",
-  "mesh.istio.retries": "Retry policy of the sync path.",
+  "mesh.istio.retries": "Retry policy of the sync path; timeouts follow each agent's taskTimeoutSeconds.",
   "mesh.istio.retries.attempts": "Retries per request.",
-  "mesh.istio.retries.perTryTimeout": "Timeout of each try.",
-  "mesh.istio.retries.retryOn": "Envoy retry conditions (429 from a saturated agent is retried elsewhere).",
+  "mesh.istio.retries.retryOn":
+    "Retry conditions, only where nothing ran: `connect-failure`, `refused-stream`, `429` (the agent was saturated before starting).",
   "mesh.istio.circuitBreaker": "Outlier detection and connection-pool limits per agent Service.",
   "mesh.istio.circuitBreaker.consecutive5xxErrors": "5xx responses in a row that eject a pod.",
   "mesh.istio.circuitBreaker.interval": "How often pods are checked for ejection.",
@@ -190,7 +203,8 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
     "A canary of one agent: a second workload with another image, weighted on the sync path.",
   "mesh.istio.canary.agent": "The agent to canary (must be enabled).",
   "mesh.istio.canary.weight": "Percent of sync traffic sent to the canary, 0..100.",
-  "mesh.istio.canary.image": "Image of the canary workload.",
+  "mesh.istio.canary.image":
+    "Image of the canary workload, by digest; omit with `images.source: build` to build it with the others.",
 
   observability: "Metrics and logs.",
   "observability.prometheus": "Prometheus.",
@@ -214,6 +228,8 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
 
   images: "Agent and router images.",
   "images.source": "`prebuilt` or `build`.",
+  "images.requireDigests":
+    "Every image the stack runs must be pinned by digest (the fleet's, the canary, Redis, the model loader and sidecar).",
   "images.repository":
     "Repository prefix: images are `<repository>/agent-<agent>:<tag>` and `<repository>/router:<tag>`.",
   "images.tag": "Image tag.",
@@ -241,5 +257,4 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   runtime: "Agent runtime.",
   "runtime.executor":
     "`llm`: the configured models; `echo`: every agent echoes (no keys, no model files; dev clusters).",
-  "runtime.terminationGracePeriodSeconds": "Pod grace period; the runtime's drain deadline is 10 s shorter.",
 };

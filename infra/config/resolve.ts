@@ -235,6 +235,35 @@ function crossFieldRules(c: ParsedStackConfig, agents: Record<AgentType, Resolve
         message: "must be true when mesh.istio.canary is set",
       });
     }
+    if (canary.image === undefined && c.images.source === "prebuilt") {
+      issues.push({
+        path: ["mesh", "istio", "canary", "image"],
+        message:
+          "required with images.source: prebuilt (give the canary's image by digest; with images.source: build it is built with the others)",
+      });
+    }
+  }
+  issues.push(...digestRules(c, enabled));
+  c.models.files.forEach((file, i) => {
+    if (/^0{64}$/.test(file.sha256)) {
+      issues.push({
+        path: ["models", "files", i, "sha256"],
+        value: file.sha256,
+        message:
+          `is the all-zero placeholder for "${file.name}": the loader refuses the file, so the agents ` +
+          `serving it never become ready. Set the file's published sha256: on Hugging Face, the file's page ` +
+          `shows it under "Git LFS Details" (SHA256), or download once and run \`sha256sum ${file.name}\``,
+      });
+    }
+  });
+  const ingress = c.mesh.istio.ingress;
+  if (ingress && RESERVED_DOMAIN.test(ingress.host)) {
+    issues.push({
+      path: ["mesh", "istio", "ingress", "host"],
+      value: ingress.host,
+      message:
+        "is a reserved example domain (RFC 2606), not a host clients can reach: set the router's real public host name (its DNS record points at the ingress gateway's load balancer)",
+    });
   }
 
   if (c.cluster.provider !== "existing") {
@@ -247,6 +276,33 @@ function crossFieldRules(c: ParsedStackConfig, agents: Record<AgentType, Resolve
           message: `must be <= maxNodes (${p.maxNodes})`,
         });
       }
+    }
+  }
+  return issues;
+}
+
+const PINNED = /@sha256:[a-f0-9]{64}$/;
+const RESERVED_DOMAIN = /(^|\.)(example\.(com|net|org)|invalid|test|localhost)$/;
+
+/** With images.requireDigests, every image the stack runs must be pinned by digest. */
+function digestRules(c: ParsedStackConfig, enabled: readonly AgentType[]): ConfigIssue[] {
+  if (!c.images.requireDigests) return [];
+  const issues: ConfigIssue[] = [];
+  const why = "images.requireDigests is true: pin it by digest, <repository>[:tag]@sha256:<64 hex>";
+  const check = (path: KeyPath, image: string | undefined) => {
+    if (image !== undefined && !PINNED.test(image))
+      issues.push({ path, value: image, message: `is mutable; ${why}` });
+  };
+  if (c.queue.mode === "in-cluster") check(["queue", "image"], c.queue.image);
+  check(["mesh", "istio", "canary", "image"], c.mesh.istio.canary?.image);
+  if (c.images.source === "prebuilt") {
+    const digests: Partial<Record<string, string>> = c.images.digests;
+    const missing = [...enabled, "router"].filter((name) => digests[name] === undefined);
+    if (missing.length > 0) {
+      issues.push({
+        path: ["images", "digests"],
+        message: `has no digest for ${missing.join(", ")}; ${why} (the digests of the build to promote)`,
+      });
     }
   }
   return issues;

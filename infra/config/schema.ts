@@ -4,7 +4,7 @@
  * cross-field rules. Every object is strict: an unknown key is an error, never silently ignored.
  */
 import { z } from "zod";
-import { API_PROVIDERS, DEFAULT_LOG_LEVEL } from "../../agent-runtime/src/contract";
+import { API_PROVIDERS, DEFAULT_LOG_LEVEL, SAFE_RETRY_CONDITIONS } from "../../agent-runtime/src/contract";
 import { AGENT_TYPES, IMAGE_NAMES } from "../catalog";
 import { clusterSchema } from "./cluster-schema";
 import {
@@ -75,6 +75,7 @@ export const agentOverrideSchema = strict({
   nodePool: dnsLabel,
   model: modelSchema,
   concurrency: wholeNumber(1, 256),
+  taskTimeoutSeconds: wholeNumber(5, 86_400),
   env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "expected an env var name"), z.string()),
 }).partial();
 
@@ -93,7 +94,10 @@ export const queueSchema = z.discriminatedUnion(
     strict({
       mode: z.literal("in-cluster"),
       persistence: z.enum(["aof-always", "aof-everysec", "none"]).default("aof-everysec"),
-      image: imageRef.default("redis:7.4-alpine"),
+      // The redis:7.4-alpine multi-arch index, pinned (seen pinned so in many public repositories).
+      image: imageRef.default(
+        "docker.io/library/redis:7.4-alpine@sha256:ff02b58f971e7d7d156a1267e283fcbbeee91773b6aa36c49dac28ecfe28eadf",
+      ),
       storage: strict({
         size: quantity("memory").default("10Gi"),
         storageClass: z.string().optional(),
@@ -170,14 +174,64 @@ export const meshSchema = strict({
     /** Install istio-base and istiod with Helm; false = the cluster already runs Istio. */
     install: z.boolean().default(false),
     revision: z.string().optional(),
+    /**
+     * Sync-path retries: only where nothing ran (SAFE_RETRY_CONDITIONS). Timeouts are not set here:
+     * each agent's come from its taskTimeoutSeconds.
+     */
     retries: strict({
-      attempts: wholeNumber(0, 10).default(3),
-      perTryTimeout: z
+      attempts: wholeNumber(0, 10).default(2),
+      retryOn: z
         .string()
-        .regex(/^\d+(ms|s|m)$/, 'expected a duration such as "30s"')
-        .default("60s"),
-      retryOn: z.string().default("5xx,reset,connect-failure,refused-stream,429"),
+        .default(SAFE_RETRY_CONDITIONS.join(","))
+        .superRefine((value, ctx) => {
+          const safe: readonly string[] = SAFE_RETRY_CONDITIONS;
+          const unsafe = value
+            .split(",")
+            .map((c) => c.trim())
+            .filter((c) => !safe.includes(c));
+          if (unsafe.length > 0) {
+            ctx.addIssue({
+              code: "custom",
+              message:
+                `${unsafe.map((c) => `"${c}"`).join(", ")} may retry a task after it started (LLM work is billed ` +
+                `and not idempotent); allowed: ${SAFE_RETRY_CONDITIONS.join(", ")}`,
+            });
+          }
+        }),
     }).prefault({}),
+    /**
+     * The Istio CNI node agent's host folders (it installs the CNI plugin there). Default: the
+     * cluster's own (GKE: /home/kubernetes/bin, K3s: its data and agent folders, existing
+     * clusters: /opt/cni/bin and /etc/cni/net.d).
+     */
+    cni: strict({
+      binDir: z.string().startsWith("/").optional(),
+      confDir: z.string().startsWith("/").optional(),
+    }).prefault({}),
+    /** The router from outside the cluster: an Istio ingress gateway with TLS for this host. */
+    ingress: strict({
+      host: z
+        .string()
+        .regex(
+          /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/,
+          "expected a DNS host name such as fleet.example.com",
+        ),
+      /** The certificate: a TLS Secret in the gateway's namespace, or cert-manager issuing one. */
+      tls: z.union(
+        [
+          strict({ secretName: dnsLabel }),
+          strict({
+            issuer: strict({
+              name: z.string().min(1),
+              kind: z.enum(["ClusterIssuer", "Issuer"]).default("ClusterIssuer"),
+            }),
+          }),
+        ],
+        { error: "expected { secretName: <TLS Secret> } or { issuer: { name, kind } } (cert-manager)" },
+      ),
+    }).optional(),
+    /** Namespaces whose workloads may call the router inside the mesh (besides the ingress gateway). */
+    routerClientNamespaces: z.array(dnsLabel).default([]),
     circuitBreaker: strict({
       consecutive5xxErrors: wholeNumber(1).default(5),
       interval: z
@@ -201,7 +255,8 @@ export const meshSchema = strict({
         .number({ error: "expected a number from 0 to 100" })
         .min(0, "must be from 0 to 100")
         .max(100, "must be from 0 to 100"),
-      image: imageRef,
+      /** Pinned by digest; omit it with `images.source: build` to build the canary with the others. */
+      image: imageRef.optional(),
     }).optional(),
   }).prefault({}),
 });
@@ -251,17 +306,25 @@ export const secretsSchema = z.discriminatedUnion(
 
 const platform = z.enum(["linux/amd64", "linux/arm64"]);
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/, "expected sha256:<64 hex>");
+/**
+ * `true` (staging, prod): every image the stack runs must be pinned by digest — the fleet's own
+ * (built, or `digests` of prebuilt ones), the canary, Redis, the model loader and sidecar — so a
+ * rollout, a rollback and a preview always mean the same bytes.
+ */
+const requireDigests = z.boolean().default(false);
 export const imagesSchema = z.discriminatedUnion(
   "source",
   [
     strict({
       source: z.literal("prebuilt"),
+      requireDigests,
       repository: z.string().min(1),
       tag: z.string().min(1),
       digests: z.partialRecord(z.enum(IMAGE_NAMES), digest).default({}),
     }),
     strict({
       source: z.literal("build"),
+      requireDigests,
       registry: z.discriminatedUnion(
         "kind",
         [
@@ -302,8 +365,6 @@ export const routerSchema = strict({
 export const runtimeSchema = strict({
   /** `echo` makes every agent answer with the echo executor: no API keys, no model files (dev clusters). */
   executor: z.enum(["llm", "echo"]).default("llm"),
-  /** Seconds a pod may take to drain; the runtime stops 10 s earlier to leave room for release. */
-  terminationGracePeriodSeconds: wholeNumber(15, 3600).default(60),
 });
 
 /** Every section key of the `agent-fleet` namespace with its schema. */

@@ -66,7 +66,25 @@ export function fleetImages(config: FleetConfig): ImageSet {
       : r.kind === "artifact-registry" && config.cluster.provider === "gke"
         ? { ...r, project: config.cluster.project }
         : r;
-  return new AgentImages("images", { agents, registry, platforms: images.platforms, tag: images.tag });
+  // A canary without an image of its own runs one built here, pinned by the build's digest.
+  const canary = config.mesh.istio.enabled ? config.mesh.istio.canary : undefined;
+  return new AgentImages("images", {
+    agents,
+    registry,
+    platforms: images.platforms,
+    tag: images.tag,
+    ...(canary && canary.image === undefined ? { canary: canary.agent } : {}),
+  });
+}
+
+/**
+ * The stack's Istio settings as AgentFleet takes them: `mesh.istio` as written, plus the platform
+ * profile Istio's charts know for the cluster (they place GKE's and K3s' CNI folders).
+ */
+export function fleetIstio(config: FleetConfig): NonNullable<AgentFleetArgs["istio"]> {
+  const p = config.cluster.provider;
+  const platform = p === "gke" ? "gke" : p === "hetzner-k3s" ? "k3s" : undefined;
+  return { ...config.mesh.istio, ...(platform ? { platform } : {}) };
 }
 
 /** The GKE pools with GPUs: their agents' HPAs also scale on GPU utilisation. */
@@ -107,7 +125,7 @@ export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs
       config.autoscaling.mode === "hpa"
         ? { mode: "hpa", behavior: config.autoscaling.behavior, gpuPools: gpuPools(config) }
         : { mode: "fixed" },
-    images: toFleetImages(images.refs),
+    images: { ...toFleetImages(images.refs), ...(images.canary ? { canary: images.canary } : {}) },
     ...(images.pullCredentials ? { imagePullCredentials: images.pullCredentials } : {}),
     nodePools: nodePoolScheduling(config),
     queue:
@@ -121,10 +139,9 @@ export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs
         ? { values: Object.fromEntries(secrets.apiKeys.map((p) => [p, secret(`${p}ApiKey`)])) }
         : { secretName: API_KEYS_SECRET_NAME },
     router: { ...router, ...(tokensKey ? { tokens: secret(tokensKey) } : {}) },
-    terminationGracePeriodSeconds: config.runtime.terminationGracePeriodSeconds,
     logLevel: config.observability.logLevel,
     prometheusNamespace: config.observability.prometheus.namespace,
-    istio: config.mesh.istio,
+    istio: fleetIstio(config),
   };
 }
 

@@ -12,7 +12,8 @@
 #   test/e2e/cluster.sh run -- cmd...  start, run cmd with KUBECONFIG set, stop (also on failure)
 #
 # Binaries come from $E2E_TOOLS_BIN (written by toolchain.sh into env.sh), else from PATH.
-# Other knobs: E2E_CLUSTER_TIMEOUT (seconds to wait for readiness, default 90).
+# Other knobs: E2E_CLUSTER_TIMEOUT (seconds to wait for readiness, default 90), E2E_OWNER_PID (a
+# process whose end stops the cluster too: a test runner killed before its teardown leaves nothing).
 set -euo pipefail
 
 log() { printf '[e2e-cluster] %s\n' "$*" >&2; }
@@ -204,6 +205,11 @@ EOF
   # The service-account controller creating "default" in namespace default shows the controllers run.
   wait_for "$dir" "kube-controller-manager (default service account)" default_sa "$dir"
 
+  if [ -n "${E2E_OWNER_PID:-}" ]; then
+    # A watchdog in its own session: when the owner is gone, stop whatever is still running here.
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 2; done; [ -d "$2" ] && exec "$3" stop "$2"' \
+      watchdog "$E2E_OWNER_PID" "$dir" "$(readlink -f "$0")" >"$dir/logs/watchdog.log" 2>&1 </dev/null &
+  fi
   log "ready in $((SECONDS - start))s: KUBECONFIG=$dir/kubeconfig"
   echo "$dir"
 }

@@ -27,12 +27,12 @@ import {
   stopControlPlane,
   type ControlPlane,
 } from "./support/control-plane";
+import { standInStackFile } from "../support/stand-ins";
 import { EngineError, EngineStack, type OperationReport } from "./support/engine";
 import { Kubectl, dryRun, liveRef, refOf, type LiveObject } from "./support/kubectl";
 
 const ROOT = join(__dirname, "../..");
 const NAMESPACE = "agent-fleet";
-const CRDS = join(__dirname, "fixtures/istio-networking-crds.yaml");
 /** The agent whose scaling the edit step changes, and its new ceiling. */
 const EDITED = { agent: "coordinator", maxReplicas: 4 } as const;
 /** A loader image other than Pulumi.e2e.yaml's (pinned by digest; nothing pulls it here). */
@@ -157,8 +157,12 @@ beforeAll(async () => {
   cp = await timed("control plane start", () => startControlPlane(tools.binDir));
   kubectl = new Kubectl(cp);
   // The stack's custom resources need their CRDs; Istio itself is not installed (no chart repo).
-  kubectl.ok(["apply", "--server-side", "--field-manager=agent-fleet-e2e", "-f", CRDS]);
-  kubectl.ok(["wait", "--for=condition=Established", "--timeout=60s", "-f", CRDS]);
+  // Istio's own CRDs (from the source istioctl is built from) and cert-manager's: the stacks'
+  // objects meet their schemas. Neither Istio nor cert-manager runs.
+  for (const crds of [tools.istioCrds, tools.certManagerCrds]) {
+    kubectl.ok(["apply", "--server-side", "--field-manager=agent-fleet-e2e", "-f", crds]);
+    kubectl.ok(["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]);
+  }
   // The pack runs from its compiled JavaScript (policy/README.md).
   await timed("policy pack build", () =>
     execFileSync("npm", ["run", "build", "-w", "policy"], { cwd: ROOT, stdio: "ignore" }),
@@ -499,7 +503,9 @@ describe("the dev, staging and prod stacks", () => {
     renders = [];
     for (const stack of stacks)
       renders.push(
-        await timed(`render ${stack}`, () => renderStack(join(ROOT, `Pulumi.${stack}.yaml`), "stand-ins")),
+        await timed(`render ${stack}`, () =>
+          renderStack(standInStackFile(join(ROOT, `Pulumi.${stack}.yaml`)), "stand-ins"),
+        ),
       );
     // A dry-run needs its namespace to exist: create every namespace the stacks use (once).
     const namespaces = new Set(

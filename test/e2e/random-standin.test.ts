@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import ts from "typescript";
 import { z } from "zod";
 import { renderStack } from "../../infra/render/render";
+import { standInStackFile } from "../support/stand-ins";
 import { ensureToolchain } from "./support/control-plane";
 
 const ROOT = join(__dirname, "../..");
@@ -138,7 +139,7 @@ describe("the random stand-in provider", () => {
     const implemented = new Set(Object.keys(resource?.inputProperties ?? {}));
     const used = new Map<string, Set<string>>();
     for (const stack of ["dev", "staging", "prod", "e2e"]) {
-      const { resources } = await renderStack(join(ROOT, `Pulumi.${stack}.yaml`));
+      const { resources } = await renderStack(standInStackFile(join(ROOT, `Pulumi.${stack}.yaml`)));
       for (const r of resources.filter((x) => x.type.startsWith("random:"))) {
         const keys = used.get(r.type) ?? new Set<string>();
         for (const key of Object.keys(r.inputs)) keys.add(key);

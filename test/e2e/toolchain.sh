@@ -15,6 +15,8 @@
 #   <cache root>/pulumi-plugins/          the provider plugins, installed by `pulumi plugin install
 #                                         --file` under the exact versions the npm SDKs ask for; a
 #                                         PULUMI_HOME whose plugins/ links here uses them (never PATH)
+#   <cache root>/share/istio-crds.yaml    Istio's CRDs, from the same source as istioctl
+#   <cache root>/share/cert-manager-crds.yaml   cert-manager's (cert-manager.io group)
 #   <cache root>/env.sh                   `source` it: E2E_TOOLS_BIN, E2E_PULUMI_PLUGINS and PATH
 #
 # Environment knobs: AGENT_FLEET_CACHE, E2E_GO (go binary), E2E_REBUILD=1 (ignore the cache), and the
@@ -31,6 +33,15 @@ PULUMI_VERSION="3.274.1"                 # github.com/pulumi/pulumi/pkg/v3 (cmd/
 # its release commit; package.json pins @pulumi/kubernetes to the same release (test/e2e/README.md).
 PULUMI_KUBERNETES_VERSION="4.25.0"
 PULUMI_KUBERNETES_MODULE="github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199"
+# Istio's injector (istioctl): istio.io/istio is on the proxy only as pseudo-versions. This one is
+# master on 2026-08-27 (VERSION 1.31, istio.io/api at v1.31.0-rc.0+): the 1.31 release in the making,
+# whose every dependency the proxy serves (the newest release-1.30 commit needs refused ones). The
+# stacks install the 1.31.0 charts (ISTIO_VERSION in infra/components/fleet/mesh.ts).
+ISTIO_VERSION="1.31.0-pre.eed52ebb66ad"
+ISTIO_MODULE="istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
+# cert-manager's CRDs (plain YAML in its module; nothing is built): the staging and prod ingress
+# asks it for a Certificate, which the e2e control plane must know to dry-run.
+CERT_MANAGER_MODULE="github.com/cert-manager/cert-manager@v1.21.2"
 # The random stand-in (test/e2e/random-standin) reports the @pulumi/random version it stands in for;
 # its cache key adds a hash of its sources so that an edit rebuilds it.
 STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/random-standin"
@@ -52,7 +63,7 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOWORK=off
 
-ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin)
+ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin istioctl)
 if [ "$#" -gt 0 ]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
 
 standin_version() {
@@ -69,6 +80,7 @@ tool_version() {
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-kubernetes) echo "$PULUMI_KUBERNETES_VERSION" ;;
     random-standin) standin_version ;;
+    istioctl) echo "$ISTIO_VERSION" ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
@@ -81,6 +93,7 @@ tool_bins() {
     pulumi) echo "pulumi" ;;
     pulumi-kubernetes) echo "pulumi-resource-kubernetes" ;;
     random-standin) echo "pulumi-resource-random" ;;
+    istioctl) echo "istioctl" ;;
   esac
 }
 
@@ -218,6 +231,14 @@ build_pulumi_kubernetes() {
     ./cmd/pulumi-resource-kubernetes
 }
 
+build_istioctl() {
+  local dir="$1" src="$CACHE_ROOT/src/istioctl-$ISTIO_VERSION"
+  make_wrapper "$src" "$ISTIO_MODULE" "" >/dev/null || return 3
+  build_in_wrapper "$src" "$dir/bin/istioctl" \
+    "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION -X istio.io/istio/pkg/version.buildStatus=Clean" \
+    istio.io/istio/istioctl/cmd/istioctl
+}
+
 build_random_standin() {
   local dir="$1" src="$CACHE_ROOT/src/random-standin"
   # Builds of earlier sources are of no further use.
@@ -277,6 +298,26 @@ fi
 total_start=$SECONDS
 log "cache: $CACHE_ROOT ($("$GO" env GOVERSION), GOPROXY=$("$GO" env GOPROXY))"
 for tool in "${TOOLS[@]}"; do ensure_tool "$tool"; done
+
+# Istio's CRDs, from the same source as istioctl (its base chart's files): the e2e control plane
+# installs them so that the stacks' Istio objects meet Istio's own schemas.
+if is_cached istioctl && [ ! -f "$(tool_dir istioctl)/share/istio-crds.yaml" ]; then
+  istio_dir="$(module_dir "$ISTIO_MODULE")" || die "cannot read $ISTIO_MODULE"
+  mkdir -p "$(tool_dir istioctl)/share"
+  cp "$istio_dir/manifests/charts/base/files/crd-all.gen.yaml" "$(tool_dir istioctl)/share/istio-crds.yaml"
+fi
+if is_cached istioctl; then
+  mkdir -p "$CACHE_ROOT/share"
+  cp -f "$(tool_dir istioctl)/share/istio-crds.yaml" "$CACHE_ROOT/share/istio-crds.yaml"
+fi
+CERT_MANAGER_CRDS="$CACHE_ROOT/share/cert-manager-${CERT_MANAGER_MODULE#*@}-crds.yaml"
+if [ ! -f "$CERT_MANAGER_CRDS" ]; then
+  cm_dir="$(module_dir "$CERT_MANAGER_MODULE")" || die "cannot read $CERT_MANAGER_MODULE"
+  mkdir -p "$CACHE_ROOT/share"
+  cat "$cm_dir"/deploy/crds/cert-manager.io_*.yaml >"$CERT_MANAGER_CRDS.partial"
+  mv "$CERT_MANAGER_CRDS.partial" "$CERT_MANAGER_CRDS"
+fi
+ln -sf "$(basename "$CERT_MANAGER_CRDS")" "$CACHE_ROOT/share/cert-manager-crds.yaml"
 
 # Gather the pinned commands in one folder (hard links; copies across file systems).
 for tool in "${ALL_TOOLS[@]}"; do

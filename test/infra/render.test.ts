@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { renderConfig } from "../../infra/render/render";
+import { standInStackFile } from "../support/stand-ins";
 import { byName, renderStackConfig, stackConfig, type Manifest } from "./support/stacks";
 
 const ROOT = join(__dirname, "..", "..");
@@ -38,16 +39,24 @@ function tree(dir: string): Map<string, string> {
   return out;
 }
 
+/** A project folder holding the stack's file with the test stand-ins for its placeholders. */
+function standInProject(stack: string): string {
+  const file = standInStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
+  writeFileSync(join(dirname(file), "Pulumi.yaml"), readFileSync(join(ROOT, "Pulumi.yaml")));
+  return dirname(file);
+}
+
 describe("npm run render", () => {
   it.each(["dev", "staging", "prod", "e2e"])(
     "renders %s deterministically: two runs, byte-identical files",
     async (stack) => {
       const a = join(scratch, `${stack}-a`);
       const b = join(scratch, `${stack}-b`);
-      const first = await render(["--stack", stack, "--out", a]);
+      const dir = ["dev", "e2e"].includes(stack) ? [] : ["--dir", standInProject(stack)];
+      const first = await render(["--stack", stack, "--out", a, ...dir]);
       expect(first.stderr).toBe("");
       expect(first.code).toBe(0);
-      const second = await render(["--stack", stack, "--out", b]);
+      const second = await render(["--stack", stack, "--out", b, ...dir]);
       expect(second.code).toBe(0);
       const ta = tree(a);
       expect(ta.size).toBeGreaterThan(12);
@@ -61,6 +70,27 @@ describe("npm run render", () => {
         expect(first.stdout).toMatch(new RegExp(`^${agent}\\s+`, "m"));
     },
     120_000,
+  );
+
+  it.each(["staging", "prod"])(
+    "%s as shipped: refuses the model's placeholder checksum and the example host, naming file and keys; writes nothing",
+    async (stack) => {
+      const out = join(scratch, `${stack}-shipped`);
+      const result = await render(["--stack", stack, "--out", out]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`Pulumi.${stack}.yaml has 2 config errors:`);
+      expect(result.stderr).toContain(
+        `Pulumi.${stack}.yaml: agent-fleet:models.files[0].sha256 = "${"0".repeat(64)}": is the all-zero placeholder for "qwen3-8b-q4_k_m.gguf"`,
+      );
+      expect(result.stderr).toContain('shows it under "Git LFS Details" (SHA256)');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `Pulumi\\.${stack}\\.yaml: agent-fleet:mesh\\.istio\\.ingress\\.host = "[\\w.-]+\\.example\\.com": is a reserved example domain`,
+        ),
+      );
+      expect(existsSync(out)).toBe(false);
+    },
+    60_000,
   );
 
   it("invalid config: exit 1, every error printed, nothing written", async () => {

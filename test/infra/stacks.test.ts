@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AGENT_TYPES } from "../../infra/catalog";
 import type { RenderResult } from "../../infra/render/render";
+import { STAND_IN_HOST, STAND_IN_SHA256 } from "../support/stand-ins";
 import {
   byName,
   manifests,
@@ -14,7 +15,7 @@ import {
 const STACKS = ["dev", "staging", "prod"] as const;
 /** The model sidecar image staging and prod pin. */
 const LLAMA_CPP =
-  "ghcr.io/ggml-org/llama.cpp:server@sha256:8dd6e86a0b6ec4c8e0ff1f5b8a0d3c7fd0e8f24a62cf6ab4ef4b0a7b2c0f16d3";
+  "ghcr.io/ggml-org/llama.cpp:server@sha256:092d1291f2bcf59ff727fa3af855fb9bd4759d6bff860f6fbfd5e3e377e12625";
 const rendered = new Map<string, RenderResult>();
 async function render(stack: string): Promise<RenderResult> {
   const cached = rendered.get(stack);
@@ -279,7 +280,7 @@ describe("models", () => {
     expect(jobs[0]?.metadata.name).toMatch(/^model-loader-[a-f0-9]{10}$/);
     const loader = byName(r, "ConfigMap", "model-loader").data as Record<string, string>;
     expect(loader.manifest).toBe(
-      `qwen3-8b-q4_k_m.gguf ${"0".repeat(64)} https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf\n`,
+      `qwen3-8b-q4_k_m.gguf ${STAND_IN_SHA256} https://huggingface.co/Qwen/Qwen3-8B-GGUF/resolve/main/Qwen3-8B-Q4_K_M.gguf\n`,
     );
     expect(loader["load.sh"]).toContain("sha256sum -c");
     // Filestore's smallest BASIC_SSD instance is 2.5 TiB, so the claim is raised to it.
@@ -308,11 +309,33 @@ describe("scheduling", () => {
     expect(podSpec(agentWorkload(r, "python")).tolerations).toBeUndefined();
   });
 
-  it("grace period matches the runtime's drain deadline", async () => {
-    const r = await render("dev");
-    const python = agentWorkload(r, "python");
-    expect(podSpec(python).terminationGracePeriodSeconds).toBe(30);
-    expect(byName(r, "ConfigMap", "agent-python").data).toMatchObject({ DRAIN_TIMEOUT_SECONDS: "20" });
+  it.each(STACKS)(
+    "%s: every agent's grace period is its longest task plus the drain margin; the runtime drains for the task timeout",
+    async (stack) => {
+      const r = await render(stack);
+      for (const agent of AGENT_TYPES) {
+        const timeout = r.config.agents[agent].taskTimeoutSeconds;
+        expect(podSpec(agentWorkload(r, agent)).terminationGracePeriodSeconds, agent).toBe(timeout + 10);
+        expect(byName(r, "ConfigMap", `agent-${agent}`).data, agent).toMatchObject({
+          DRAIN_TIMEOUT_SECONDS: String(timeout),
+          TASK_TIMEOUT_MS: String(timeout * 1000),
+        });
+      }
+    },
+  );
+
+  it("the task timeouts: dev's 30 s for all; staging and prod the catalog's (python 15 min, ml 30 min, API agents 10 min)", async () => {
+    expect(new Set(AGENT_TYPES.map((a) => stackConfig("dev").agents[a].taskTimeoutSeconds))).toEqual(
+      new Set([30]),
+    );
+    for (const stack of ["staging", "prod"]) {
+      const agents = stackConfig(stack).agents;
+      expect([
+        agents.python.taskTimeoutSeconds,
+        agents.ml.taskTimeoutSeconds,
+        agents.tester.taskTimeoutSeconds,
+      ]).toEqual([900, 1800, 600]);
+    }
   });
 
   it("disabling an agent removes its workload", async () => {
@@ -331,7 +354,8 @@ describe("mesh", () => {
       hosts: string[];
       http: { name: string; match?: unknown[]; route: unknown[]; retries: unknown }[];
     };
-    expect(vs.hosts).toEqual(["task-router"]);
+    expect(vs.hosts).toEqual(["task-router", STAND_IN_HOST]);
+    expect((vs as { gateways?: string[] }).gateways).toEqual(["mesh", "istio-ingress/task-router"]);
     expect(vs.http.map((h) => h.name)).toEqual([...AGENT_TYPES, "router"]);
     const python = vs.http[0];
     expect(python?.match).toEqual([
@@ -341,11 +365,13 @@ describe("mesh", () => {
       { destination: { host: "agent-python", subset: "stable" }, weight: 90 },
       { destination: { host: "agent-python", subset: "canary" }, weight: 10 },
     ]);
+    // Retried only where nothing ran; a slow task ends the request (per-try = request timeout).
     expect(python?.retries).toEqual({
-      attempts: 3,
-      perTryTimeout: "60s",
-      retryOn: "5xx,reset,connect-failure,refused-stream,429",
+      attempts: 2,
+      perTryTimeout: "905s",
+      retryOn: "connect-failure,refused-stream,429",
     });
+    expect((python as { timeout?: string } | undefined)?.timeout).toBe("905s");
     expect(vs.http[1]?.route).toEqual([{ destination: { host: "agent-frontend", subset: "stable" } }]);
     expect(vs.http[12]?.route).toEqual([{ destination: { host: "task-router" } }]);
     const rule = byName(r, "DestinationRule", "agent-python").spec;
@@ -359,12 +385,20 @@ describe("mesh", () => {
         { name: "canary", labels: { "agent-fleet.io/track": "canary" } },
       ],
     });
-    // The canary is a second workload with its own image behind the same Service, without an HPA.
+    // The canary is a second workload with its own image behind the same Service, without an HPA:
+    // built by AgentImages (AGENT_TRACK=canary) and pinned by that build's digest, not a tag.
     const canary = byName(r, "StatefulSet", "agent-python-canary");
     expect(canary.spec).toMatchObject({ replicas: 1 });
-    expect(podSpec(canary).containers[0]?.image).toBe(
-      "europe-west4-docker.pkg.dev/agent-fleet-prod/agent-fleet/agent-python:canary",
+    const canaryImage = podSpec(canary).containers[0]?.image;
+    expect(canaryImage).toMatch(
+      /^europe-west4-docker\.pkg\.dev\/agent-fleet-prod\/agent-fleet\/agent-python@sha256:[a-f0-9]{64}$/,
     );
+    expect(canaryImage).not.toBe(podSpec(agentWorkload(r, "python")).containers[0]?.image);
+    const build = r.others.find((o) => o.name === "images-python-canary");
+    expect(build?.inputs).toMatchObject({
+      target: "agent",
+      buildArgs: { AGENT_TYPE: "python", AGENT_TRACK: "canary" },
+    });
     expect(manifests(r, "HorizontalPodAutoscaler").map((h) => h.metadata.name)).not.toContain(
       "agent-python-canary",
     );
@@ -374,6 +408,72 @@ describe("mesh", () => {
     expect(byName(r, "Namespace", "agent-fleet").metadata.labels).toMatchObject({
       "istio-injection": "enabled",
     });
+  });
+
+  it.each(["staging", "prod"] as const)(
+    "%s: mTLS STRICT, deny-by-default authorization, the CNI node agent, an ingress with cert-manager TLS",
+    async (stack) => {
+      const r = await render(stack);
+      expect(byName(r, "PeerAuthentication", "default").spec).toEqual({ mtls: { mode: "STRICT" } });
+      expect(manifests(r, "AuthorizationPolicy").map((p) => p.metadata.name)).toEqual([
+        "agents-from-router-and-gateway",
+        "deny-by-default",
+        "redis-from-queue-clients",
+        "router-from-gateway-and-clients",
+      ]);
+      for (const rule of manifests(r, "DestinationRule")) {
+        expect(
+          (rule.spec as { trafficPolicy: { tls: unknown } }).trafficPolicy.tls,
+          rule.metadata.name,
+        ).toEqual({
+          mode: "ISTIO_MUTUAL",
+        });
+      }
+      const releases = r.others.filter((o) => o.type === "kubernetes:helm.sh/v3:Release");
+      const chart = (name: string) => releases.find((o) => o.inputs.chart === name)?.inputs;
+      const platform = stack === "prod" ? "gke" : "k3s";
+      expect(chart("cni")).toMatchObject({ namespace: "istio-system", values: { global: { platform } } });
+      expect(chart("istiod")).toMatchObject({ values: { pilot: { cni: { enabled: true } } } });
+      expect(chart("gateway")).toMatchObject({ namespace: "istio-ingress", name: "istio-ingressgateway" });
+      expect(byName(r, "Namespace", "istio-system").metadata.labels).toMatchObject({
+        "pod-security.kubernetes.io/enforce": "privileged",
+      });
+      expect(byName(r, "Namespace", "istio-ingress").metadata.labels).toMatchObject({
+        "pod-security.kubernetes.io/enforce": "restricted",
+      });
+      expect(byName(r, "Namespace", "agent-fleet").metadata.labels).toMatchObject({
+        "pod-security.kubernetes.io/enforce": "restricted",
+      });
+      expect(byName(r, "Certificate", "task-router-tls").spec).toMatchObject({
+        dnsNames: [STAND_IN_HOST],
+        issuerRef: { name: "letsencrypt", kind: "ClusterIssuer" },
+      });
+      // Retries only where nothing ran, and each agent's timeout from its task timeout.
+      const vs = byName(r, "VirtualService", "task-router").spec as {
+        http: { name: string; timeout: string; retries: { retryOn: string; perTryTimeout: string } }[];
+      };
+      for (const route of vs.http.filter((h) => h.name !== "router")) {
+        const timeout = `${r.config.agents[route.name as keyof typeof r.config.agents].taskTimeoutSeconds + 5}s`;
+        expect(route, route.name).toMatchObject({
+          timeout,
+          retries: { retryOn: "connect-failure,refused-stream,429", perTryTimeout: timeout },
+        });
+      }
+      // Redis never blocks a drain.
+      expect(byName(r, "PodDisruptionBudget", "redis").spec).toMatchObject({ maxUnavailable: 1 });
+    },
+  );
+
+  it.each(["staging", "prod"] as const)("%s: every container image is pinned by digest", async (stack) => {
+    const r = await render(stack);
+    const images = workloads(r).flatMap((w) => {
+      const pod = podSpec(w);
+      return [...pod.containers, ...(pod.initContainers ?? [])].map(
+        (c) => `${w.metadata.name}: ${String(c.image)}`,
+      );
+    });
+    expect(images.length).toBeGreaterThan(14);
+    expect(images.filter((i) => !/@sha256:[a-f0-9]{64}$/.test(i))).toEqual([]);
   });
 
   it("dev (Istio disabled) has no mesh objects", async () => {

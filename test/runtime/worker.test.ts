@@ -236,6 +236,28 @@ describe("Worker", () => {
     expect(String((signals[0]?.reason as Error).message)).toContain("timed out after 100 ms");
   });
 
+  it("caps a task's own timeout at the worker's: a task may ask for less time, never more", async () => {
+    const signals: AbortSignal[] = [];
+    const { queue, worker } = setup(
+      async (_task, signal) => {
+        signals.push(signal);
+        await new Promise((resolve) => setTimeout(resolve, 10_000));
+      },
+      { taskTimeoutMs: 150, backoff: { baseMs: 10, maxMs: 10 }, reapIntervalMs: 20 },
+    );
+    // One hour asked for; the agent's limit (what its pods' grace period is sized for) wins.
+    await queue.enqueue({
+      id: "greedy",
+      type: "code-generation",
+      input: {},
+      timeoutMs: 3_600_000,
+      maxDeliveries: 1,
+    });
+    worker.start();
+    await waitUntil(async () => (await queue.getTask("greedy", "python"))?.status === "dead");
+    expect(String((signals[0]?.reason as Error).message)).toContain("timed out after 150 ms");
+  });
+
   it("drain stops claiming at once, finishes what it can and releases the rest", async () => {
     const started: string[] = [];
     const { queue, worker } = setup(
@@ -311,7 +333,7 @@ describe("loadWorkerEnv", () => {
     [{ CONCURRENCY: "0" }, "CONCURRENCY", "must be an integer from 1 to 1000"],
     [{ REDIS_URL: "http://x" }, "REDIS_URL", "REDIS_URL=(hidden): must be a redis:// or rediss:// URL"],
     [{ QUEUE_PREFIX: "a{b}" }, "QUEUE_PREFIX", 'QUEUE_PREFIX="a{b}": must be 1-64 letters'],
-    [{ DRAIN_TIMEOUT_SECONDS: "-1" }, "DRAIN_TIMEOUT_SECONDS", "must be an integer from 0 to 3600"],
+    [{ DRAIN_TIMEOUT_SECONDS: "-1" }, "DRAIN_TIMEOUT_SECONDS", "must be an integer from 0 to 86400"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", 'LOG_LEVEL="loud": must be one of fatal, error'],
   ])("names the bad variable: %o", (patch, variable, message) => {
     const error = (() => {

@@ -36,9 +36,9 @@ export const WorkerEnvSchema = z.object({
   /** Deliveries before a task is dead-lettered, unless the task says otherwise. */
   MAX_DELIVERIES: int(1, 100, 5),
   /** Time allowed to finish in-flight tasks after SIGTERM; keep it below the pod's grace period. */
-  [RUNTIME_ENV.DRAIN_TIMEOUT_SECONDS]: int(0, 3_600, 50),
-  /** Execution timeout of a task that sets no timeoutMs. */
-  TASK_TIMEOUT_MS: int(1, 86_400_000, 600_000),
+  [RUNTIME_ENV.DRAIN_TIMEOUT_SECONDS]: int(0, 86_400, 50),
+  /** The longest a task may run here: the timeout of a task that sets none, and the cap of one that does. */
+  [RUNTIME_ENV.TASK_TIMEOUT_MS]: int(1, 86_400_000, 600_000),
   /** How long a finished task's status and result stay readable. */
   RESULT_TTL_SECONDS: int(1, 90 * 86_400, 86_400),
   RETRY_BASE_MS: int(1, 3_600_000, 1_000),

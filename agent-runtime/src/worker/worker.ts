@@ -52,7 +52,7 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Lease length (default 30 s); renewed every leaseMs / 3. */
   leaseMs?: number;
-  /** Timeout for tasks that set none (default 10 min). */
+  /** The longest a task may run: the timeout of tasks that set none, the cap of those that do (default 10 min). */
   taskTimeoutMs?: number;
   backoff?: BackoffOptions;
   /**
@@ -336,7 +336,9 @@ export class Worker {
     };
     this.inFlight.set(key, running);
     this.hooks.onStart?.(task);
-    const timeoutMs = task.timeoutMs ?? this.taskTimeoutMs;
+    // A task may ask for less time than the agent allows, never more: the pod's grace period (and
+    // so a drain) is sized for the agent's limit.
+    const timeoutMs = Math.min(task.timeoutMs ?? this.taskTimeoutMs, this.taskTimeoutMs);
     const timer = setTimeout(
       () => running.controller.abort(new TaskTimeoutError(`task timed out after ${timeoutMs} ms`)),
       timeoutMs,

@@ -7,7 +7,13 @@ import { SecretsBackend } from "../platform/secrets-backend";
 import { AgentPool, type AgentExecutor, type SecretKeyRef } from "./agent-pool";
 import type { HpaBehavior } from "./autoscaling";
 import { fleetLabels, REDIS_PORT } from "./conventions";
-import { FleetMesh, type MeshCircuitBreaker, type MeshRetries } from "./mesh";
+import {
+  FleetMesh,
+  type IstioInstall,
+  type MeshCircuitBreaker,
+  type MeshIngress,
+  type MeshRetries,
+} from "./mesh";
 import { ModelStore, type ModelStoreArgs } from "./model-store";
 import { FleetNetworkPolicies } from "./network-policies";
 import type { ModelSidecarSpec } from "./pod-spec";
@@ -22,18 +28,28 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 const MODEL_MOUNT = "/models";
 
 /**
- * Istio for the fleet: sidecar injection for the namespace, the `task-router` VirtualService
- * (header routing by task type, retries), a DestinationRule per agent (circuit breaking,
- * stable/canary subsets) and an optional canary workload. Stack config's `mesh.istio` is this.
+ * Istio for the fleet (mesh.ts): sidecar injection for the namespace, mTLS STRICT and
+ * AuthorizationPolicies, the `task-router` VirtualService (header routing by task type, safe
+ * retries, timeouts from each agent's task timeout), a DestinationRule per agent (mTLS, circuit
+ * breaking, stable/canary subsets), an optional canary workload and ingress. Stack config's
+ * `mesh.istio` is this, with the cluster's platform added by the program.
  */
 export interface FleetIstioArgs {
   enabled: boolean;
   revision?: string;
-  /** Also install Istio (istio-base, istiod) with Helm. */
+  /** Also install Istio (base, istiod, the CNI node agent; the ingress gateway with `ingress`). */
   install?: boolean;
+  /** Istio's chart profile for the cluster (CNI folders); unset for a plain cluster. */
+  platform?: "gke" | "k3s";
+  /** CNI folders on the nodes, when not the platform's. */
+  cni?: { binDir?: string; confDir?: string };
   retries: MeshRetries;
   circuitBreaker: MeshCircuitBreaker;
-  canary?: { agent: AgentType; weight: number; image: pulumi.Input<string> };
+  /** Without `image`, the canary runs `images.canary` (built by AgentImages). */
+  canary?: { agent: AgentType; weight: number; image?: pulumi.Input<string> };
+  ingress?: MeshIngress;
+  /** Namespaces whose workloads may call the router inside the mesh. */
+  routerClientNamespaces: string[];
 }
 
 export interface AgentFleetArgs {
@@ -43,8 +59,12 @@ export interface AgentFleetArgs {
   agents: AgentSettings[];
   /** `fixed`: `agent.replicas` pods, no HPA. `hpa`: one HPA per agent with this behaviour. */
   scaling: { mode: "fixed" } | { mode: "hpa"; behavior: HpaBehavior; gpuPools?: string[] };
-  /** Image references per agent and for the router; digests preferred. */
-  images: { agents: Partial<Record<AgentType, pulumi.Input<string>>>; router: pulumi.Input<string> };
+  /** Image references per agent, for the router and for a built canary; digests preferred. */
+  images: {
+    agents: Partial<Record<AgentType, pulumi.Input<string>>>;
+    router: pulumi.Input<string>;
+    canary?: pulumi.Input<string>;
+  };
   /** Scheduling per node pool; agents on a pool not listed here are unconstrained. */
   nodePools?: Record<string, { nodeSelector?: Record<string, string>; tolerations?: Toleration[] }>;
   queue: DistributiveOmit<TaskQueueArgs, "namespace">;
@@ -56,8 +76,6 @@ export interface AgentFleetArgs {
   apiKeys?:
     { values: Partial<Record<ApiProvider, pulumi.Input<string>>> } | { secretName: pulumi.Input<string> };
   router: Omit<TaskRouterArgs, "namespace" | "image" | "queue" | "logLevel" | "imagePullSecrets">;
-  /** Pod grace period of every agent; the runtime drains 10 s sooner. */
-  terminationGracePeriodSeconds: number;
   /** Runtime log level of agents and router. Unset: the runtime's default (info). */
   logLevel?: string;
   /** Namespace of the Prometheus that scrapes the fleet (the NetworkPolicies let it in). */
@@ -78,6 +96,10 @@ export function validateAgentFleetArgs(name: string, args: AgentFleetArgs): void
     problems.add("namespace", `"${args.namespace}" is not a DNS-1123 label`);
   }
   if (args.agents.length === 0) problems.add("agents", "list at least one agent");
+  const canary = args.istio?.enabled ? args.istio.canary : undefined;
+  if (canary && canary.image === undefined && args.images.canary === undefined) {
+    problems.add("istio.canary.image", "give the canary's image, or images.canary (a built one)");
+  }
   const seen = new Set<string>();
   args.agents.forEach((a, i) => {
     if (seen.has(a.name)) {
@@ -246,7 +268,6 @@ export class AgentFleet extends pulumi.ComponentResource {
               }
             : {}),
           ...(scheduling ? { scheduling } : {}),
-          terminationGracePeriodSeconds: args.terminationGracePeriodSeconds,
           ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
           ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
         },
@@ -262,19 +283,26 @@ export class AgentFleet extends pulumi.ComponentResource {
     const mesh = args.istio;
     if (mesh?.enabled) {
       const canaryAgent = mesh.canary ? args.agents.find((a) => a.name === mesh.canary?.agent) : undefined;
-      if (mesh.canary && canaryAgent) {
+      const canaryImage = mesh.canary?.image ?? args.images.canary;
+      if (mesh.canary && canaryAgent && canaryImage !== undefined) {
         // One canary pod; the mesh's weight decides how much sync traffic it sees.
-        this.pools.push(poolFor({ ...canaryAgent, replicas: 1 }, "canary", mesh.canary.image));
+        this.pools.push(poolFor({ ...canaryAgent, replicas: 1 }, "canary", canaryImage));
       }
       new FleetMesh(
         `${name}-mesh`,
         {
           namespace,
-          agents: args.agents.map((a) => ({ name: a.name, taskTypes: a.taskTypes })),
+          agents: args.agents.map((a) => ({
+            name: a.name,
+            taskTypes: a.taskTypes,
+            taskTimeoutSeconds: a.taskTimeoutSeconds,
+          })),
           retries: mesh.retries,
           circuitBreaker: mesh.circuitBreaker,
           ...(mesh.canary ? { canary: { agent: mesh.canary.agent, weight: mesh.canary.weight } } : {}),
-          ...(mesh.install ? { install: mesh.revision ? { revision: mesh.revision } : {} } : {}),
+          ...(mesh.install ? { install: istioInstall(mesh) } : {}),
+          ...(mesh.ingress ? { ingress: mesh.ingress } : {}),
+          routerClientNamespaces: mesh.routerClientNamespaces,
         },
         { parent: this, dependsOn: this.pools },
       );
@@ -287,6 +315,15 @@ export class AgentFleet extends pulumi.ComponentResource {
       queueEndpoint: this.queueEndpoint,
     });
   }
+}
+
+/** How FleetMesh installs Istio for these settings (the e2e suite injects pods with the same). */
+export function istioInstall(mesh: FleetIstioArgs): IstioInstall {
+  return {
+    ...(mesh.revision ? { revision: mesh.revision } : {}),
+    ...(mesh.platform ? { platform: mesh.platform } : {}),
+    ...(mesh.cni ? { cni: mesh.cni } : {}),
+  };
 }
 
 /** What the agent's runtime executes with; a local model needs the port its sidecar serves on. */

@@ -19,7 +19,7 @@ import {
   spreadOverNodes,
   TRACK_LABEL,
 } from "./conventions";
-import { DRAIN_MARGIN_SECONDS, modelSidecar, runtimeProbes, type ModelSidecarSpec } from "./pod-spec";
+import { agentGracePeriodSeconds, modelSidecar, runtimeProbes, type ModelSidecarSpec } from "./pod-spec";
 
 /** A key of a Kubernetes Secret, for env vars that must not sit in a ConfigMap. */
 export interface SecretKeyRef {
@@ -63,8 +63,6 @@ export interface AgentPoolArgs {
     nodeSelector?: Record<string, string>;
     tolerations?: k8s.types.input.core.v1.Toleration[];
   };
-  /** Seconds the kubelet waits after SIGTERM; the runtime drains DRAIN_MARGIN_SECONDS (10 s) sooner. */
-  terminationGracePeriodSeconds: number;
   /** Runtime log level. Unset: the runtime's default (info). */
   logLevel?: string;
   imagePullSecrets?: pulumi.Input<string>[];
@@ -97,11 +95,10 @@ export function validateAgentPoolArgs(name: string, args: AgentPoolArgs): void {
   } else if (a.replicas < 0) {
     problems.add("agent.replicas", `must be >= 0 (got ${a.replicas})`);
   }
-  const grace = args.terminationGracePeriodSeconds;
-  if (!(grace > DRAIN_MARGIN_SECONDS)) {
+  if (!(Number.isInteger(a.taskTimeoutSeconds) && a.taskTimeoutSeconds >= 1)) {
     problems.add(
-      "terminationGracePeriodSeconds",
-      `must be > ${DRAIN_MARGIN_SECONDS} to leave the runtime time to drain (got ${grace})`,
+      "agent.taskTimeoutSeconds",
+      `must be a whole number of seconds >= 1 (got ${a.taskTimeoutSeconds})`,
     );
   }
   if (typeof args.image === "string" && args.image.trim() === "") problems.add("image", "must not be empty");
@@ -134,7 +131,7 @@ export class AgentPool extends pulumi.ComponentResource {
     // The Service selects both tracks; each workload (and its PDB and spread) only its own.
     const serviceSelector = agentLabels(a.name);
     const selector = { ...serviceSelector, [TRACK_LABEL]: track };
-    const grace = args.terminationGracePeriodSeconds;
+    const grace = agentGracePeriodSeconds(a.taskTimeoutSeconds);
     const child = { parent: this };
     this.workloadName = resourceName;
     this.workloadKind = a.workload;
@@ -330,7 +327,9 @@ export function agentEnvironment(args: AgentPoolArgs): Record<string, pulumi.Inp
     [RUNTIME_ENV.PORT]: String(AGENT_PORT),
     [RUNTIME_ENV.REDIS_URL]: args.queue.url,
     [RUNTIME_ENV.QUEUE_PREFIX]: args.queue.prefix,
-    [RUNTIME_ENV.DRAIN_TIMEOUT_SECONDS]: String(args.terminationGracePeriodSeconds - DRAIN_MARGIN_SECONDS),
+    // In-flight tasks may run to their timeout during a drain; the grace period covers it.
+    [RUNTIME_ENV.DRAIN_TIMEOUT_SECONDS]: String(a.taskTimeoutSeconds),
+    [RUNTIME_ENV.TASK_TIMEOUT_MS]: String(a.taskTimeoutSeconds * 1000),
     [RUNTIME_ENV.EXECUTOR]: args.executor.kind,
   };
   if (args.logLevel !== undefined) env[RUNTIME_ENV.LOG_LEVEL] = args.logLevel;

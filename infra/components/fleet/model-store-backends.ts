@@ -8,6 +8,38 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ModelBackend, ModelStoreArgs } from "./model-store";
 import { fleetLabels } from "./conventions";
 
+/**
+ * The hcloud-nfs backend's NFS server: NFS-Ganesha (a userspace NFS server) from the image
+ * kubernetes-sigs maintain for nfs-ganesha-server-and-external-provisioner, v4.0.8, pinned by the
+ * digest its published image reports (registry.k8s.io's multi-arch index).
+ */
+export const NFS_SERVER_IMAGE =
+  "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8@sha256:c825f3d5e28bde099bd7a3daace28772d412c9157ad47fa752a9ad0baafc118d";
+
+/**
+ * Ganesha's configuration: NFSv4.1 only (no rpcbind or mountd), one export of the volume as the
+ * pseudo root, readable and writable by the clients the NetworkPolicy admits. Grace is skipped on
+ * start: the export has a single writer (the loader), and clients only read.
+ */
+export const GANESHA_CONFIG = `NFS_CORE_PARAM {
+  Protocols = 4;
+  NFS_Port = 2049;
+}
+NFSV4 {
+  Graceless = true;
+  Minor_Versions = 1, 2;
+}
+EXPORT {
+  Export_Id = 1;
+  Path = /exports;
+  Pseudo = /;
+  Access_Type = RW;
+  Squash = No_Root_Squash;
+  SecType = sys;
+  FSAL { Name = VFS; }
+}
+`;
+
 /** The hcloud-nfs backend's NFS server; the capacity report (infra/cost) counts its requests. */
 export const NFS_SERVER_RESOURCES = {
   requests: { cpu: "250m", memory: "256Mi" },
@@ -194,8 +226,10 @@ export function backendClaims(
 
 /**
  * Hetzner volumes attach to one server only, so an NFS server serves one hcloud volume to every
- * node. It needs kernel NFS privileges, so it runs in its own namespace labelled `privileged`;
- * the fleet's namespace stays `restricted`.
+ * node. NFS-Ganesha runs in userspace (no kernel nfsd, no `privileged`), but it serves files as
+ * their owners and raises its file-descriptor limit: it adds DAC_READ_SEARCH and SYS_RESOURCE,
+ * which neither `restricted` nor `baseline` allow, so it runs in its own namespace labelled
+ * `privileged` and the fleet's namespace stays `restricted`.
  */
 function hcloudNfs(
   store: pulumi.ComponentResource,
@@ -218,11 +252,12 @@ function hcloudNfs(
     child,
   );
   const namespace = ns.metadata.name;
-  const ports = [
-    { name: "nfs", port: 2049 },
-    { name: "mountd", port: 20048 },
-    { name: "rpcbind", port: 111 },
-  ];
+  const ports = [{ name: "nfs", port: 2049 }];
+  const config = new k8s.core.v1.ConfigMap(
+    `${name}-nfs-config`,
+    { metadata: { name: "models-nfs", namespace, labels }, data: { "ganesha.conf": GANESHA_CONFIG } },
+    child,
+  );
   new k8s.apps.v1.StatefulSet(
     `${name}-nfs`,
     {
@@ -238,13 +273,28 @@ function hcloudNfs(
             containers: [
               {
                 name: "nfs",
-                image: b.nfsImage ?? "registry.k8s.io/volume-nfs:0.8",
+                image: b.nfsImage ?? NFS_SERVER_IMAGE,
+                // Ganesha itself, in the foreground, on the export above (not the image's provisioner).
+                command: ["ganesha.nfsd", "-F", "-L", "/dev/stdout", "-f", "/etc/ganesha/ganesha.conf"],
                 ports: ports.map((p) => ({ name: p.name, containerPort: p.port })),
-                // The kernel NFS server needs these; the namespace is privileged for this pod alone.
-                securityContext: { privileged: true },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  capabilities: { add: ["DAC_READ_SEARCH", "SYS_RESOURCE"] },
+                  seccompProfile: { type: "RuntimeDefault" },
+                },
                 resources: NFS_SERVER_RESOURCES,
-                volumeMounts: [{ name: "export", mountPath: "/exports" }],
+                volumeMounts: [
+                  { name: "export", mountPath: "/exports" },
+                  { name: "config", mountPath: "/etc/ganesha", readOnly: true },
+                  { name: "state", mountPath: "/var/lib/nfs/ganesha" },
+                  { name: "run", mountPath: "/var/run/ganesha" },
+                ],
               },
+            ],
+            volumes: [
+              { name: "config", configMap: { name: config.metadata.name } },
+              { name: "state", emptyDir: {} },
+              { name: "run", emptyDir: {} },
             ],
           },
         },

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ArgsProblems } from "../../lib/args";
+import { MERGED_METRICS_PORT } from "./mesh";
 import {
   AGENT_PORT,
   fleetLabels,
@@ -108,7 +109,16 @@ export function networkPolicySpecs(
     "allow-prometheus-scrape": {
       podSelector: {},
       policyTypes: ["Ingress"],
-      ingress: [{ from: [byName(prometheus)], ports: [{ protocol: "TCP", port: AGENT_PORT }] }],
+      ingress: [
+        {
+          from: [byName(prometheus)],
+          // With Istio, Prometheus reads the sidecar's merged metrics (the app's behind mTLS).
+          ports: [
+            { protocol: "TCP", port: AGENT_PORT },
+            ...(args.istio ? [{ protocol: "TCP", port: MERGED_METRICS_PORT }] : []),
+          ],
+        },
+      ],
     },
     "allow-router-to-agents": {
       podSelector: routerPods,

@@ -14,6 +14,16 @@ type Probe = k8s.types.input.core.v1.Probe;
 /** The runtime stops claiming and must be done this many seconds before the kubelet kills the pod. */
 export const DRAIN_MARGIN_SECONDS = 10;
 
+/**
+ * An agent pod's grace period: its longest task, plus the margin to release and exit. A scale-down,
+ * node drain or upgrade then lets every in-flight task finish instead of abandoning it mid-way to
+ * be re-run (and billed) elsewhere; the runtime's drain deadline (DRAIN_TIMEOUT_SECONDS) is the
+ * task timeout itself.
+ */
+export function agentGracePeriodSeconds(taskTimeoutSeconds: number): number {
+  return taskTimeoutSeconds + DRAIN_MARGIN_SECONDS;
+}
+
 /** Startup, liveness and readiness probes on the runtime's endpoints. */
 export function runtimeProbes(
   port: number | string = "http",

@@ -196,13 +196,14 @@ export class TaskQueue extends pulumi.ComponentResource {
       },
       child,
     );
-    // A single Redis: voluntary evictions wait for an operator (see docs/operations.md), so a node
-    // drain never takes the queue down unannounced.
+    // A single Redis may be evicted: a node drain, upgrade or scale-down never waits on it. Its AOF
+    // is on the claim, so it comes back with the queue on another node; workers and the router
+    // reconnect, and leases that expire meanwhile are redelivered (docs/operations.md).
     new k8s.policy.v1.PodDisruptionBudget(
       `${name}-pdb`,
       {
         metadata: { name: REDIS_NAME, namespace, labels },
-        spec: { selector: { matchLabels: selector }, minAvailable: 1 },
+        spec: { selector: { matchLabels: selector }, maxUnavailable: 1 },
       },
       child,
     );

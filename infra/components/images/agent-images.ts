@@ -30,6 +30,8 @@ export type ImageRefs = { router: pulumi.Input<string> } & Partial<Record<AgentT
 /** What the fleet needs from an image source, built here or prebuilt. */
 export interface ImageSet {
   refs: ImageRefs;
+  /** The canary's image, when built here (AgentImagesArgs.canary). */
+  canary?: pulumi.Input<string>;
   /** Set when pods need an imagePullSecret to pull these images. */
   pullCredentials?: RegistryCredentials;
 }
@@ -113,14 +115,19 @@ export function buildContextHash(root: string): string {
 
 // ---------------------------------------------------------------- per-image build settings
 
-/** The Dockerfile target and build args of one image. */
-export function imageBuildSpec(image: ImageName): {
+/** The Dockerfile target and build args of one image (an agent's canary is its own image). */
+export function imageBuildSpec(
+  image: ImageName,
+  track: "stable" | "canary" = "stable",
+): {
   target: "agent" | "router";
   buildArgs: Record<string, string>;
 } {
-  return image === "router"
-    ? { target: "router", buildArgs: {} }
-    : { target: "agent", buildArgs: { AGENT_TYPE: image } };
+  if (image === "router") return { target: "router", buildArgs: {} };
+  return {
+    target: "agent",
+    buildArgs: { AGENT_TYPE: image, ...(track === "canary" ? { AGENT_TRACK: track } : {}) },
+  };
 }
 
 /**
@@ -133,11 +140,12 @@ export function releaseTag(
   image: ImageName,
   platforms: readonly string[],
   registry: RegistrySpec,
+  track: "stable" | "canary" = "stable",
 ): string {
   const { password: _password, ...where } = registry as RegistrySpec & { password?: unknown };
   const settings = JSON.stringify({
     image,
-    ...imageBuildSpec(image),
+    ...imageBuildSpec(image, track),
     platforms: [...platforms].sort(),
     where,
   });
@@ -166,6 +174,11 @@ export interface AgentImagesArgs {
    * fails the preview. Set false where previews run without a Docker engine.
    */
   buildOnPreview?: boolean;
+  /**
+   * Also build a canary image of this agent (`AGENT_TRACK=canary`, pushed to the agent's repository
+   * with its own release tag): the digest the canary pool runs, never a hand-written tag.
+   */
+  canary?: AgentType;
   /** Release images kept per image in the registry. Default 30. */
   keepReleases?: number;
   /** Labels/tags for the registry resources. */
@@ -184,6 +197,9 @@ export function validateAgentImagesArgs(name: string, args: AgentImagesArgs, roo
     }
   });
   if (new Set(agents).size !== agents.length) problems.add("agents", "an agent is listed twice");
+  if (args.canary !== undefined && !agents.includes(args.canary)) {
+    problems.add("canary", `"${args.canary}" is not one of the agents built here`);
+  }
   if (args.platforms.length === 0) problems.add("platforms", "list at least one platform");
   if (new Set(args.platforms).size !== args.platforms.length)
     problems.add("platforms", "a platform is listed twice");
@@ -217,6 +233,7 @@ export class AgentImages extends pulumi.ComponentResource implements ImageSet {
   readonly images: Partial<Record<ImageName, dockerbuild.Image>>;
   /** The release tag (`<tag>-<hash>`) each image is pushed with. */
   readonly releaseTags: Partial<Record<ImageName, string>>;
+  readonly canary?: pulumi.Output<string>;
 
   constructor(name: string, args: AgentImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-fleet:images:AgentImages", name, {}, opts);
@@ -249,13 +266,17 @@ export class AgentImages extends pulumi.ComponentResource implements ImageSet {
     this.images = {};
     this.releaseTags = {};
 
-    for (const image of names) {
+    const builds: { image: ImageName; track: "stable" | "canary" }[] = [
+      ...names.map((image) => ({ image, track: "stable" as const })),
+      ...(args.canary ? [{ image: args.canary, track: "canary" as const }] : []),
+    ];
+    for (const { image, track } of builds) {
       const repository = this.registry.repositories[image] as pulumi.Output<string>;
-      const spec = imageBuildSpec(image);
-      const release = releaseTag(tag, contextHash, image, platforms, args.registry);
+      const spec = imageBuildSpec(image, track);
+      const release = releaseTag(tag, contextHash, image, platforms, args.registry, track);
       const cacheRef = pulumi.interpolate`${repository}:${BUILD_CACHE_TAG}`;
       const built = new dockerbuild.Image(
-        `${name}-${image}`,
+        `${name}-${image}${track === "canary" ? "-canary" : ""}`,
         {
           context: { location: context },
           dockerfile: { location: join(context, DOCKERFILE) },
@@ -265,7 +286,9 @@ export class AgentImages extends pulumi.ComponentResource implements ImageSet {
           push: true,
           tags: [
             pulumi.interpolate`${repository}:${release}`,
-            ...(this.registry.immutableTags ? [] : [pulumi.interpolate`${repository}:${tag}`]),
+            ...(this.registry.immutableTags || track === "canary"
+              ? []
+              : [pulumi.interpolate`${repository}:${tag}`]),
           ],
           // Static labels only: anything per build would change the digest of every image.
           labels: { "org.opencontainers.image.title": imageRepositoryName(image) },
@@ -287,9 +310,14 @@ export class AgentImages extends pulumi.ComponentResource implements ImageSet {
         },
         { parent: this },
       );
+      const ref = pulumi.interpolate`${repository}@${built.digest}`;
+      if (track === "canary") {
+        this.canary = ref;
+        continue;
+      }
       this.images[image] = built;
       this.releaseTags[image] = release;
-      refs[image] = pulumi.interpolate`${repository}@${built.digest}`;
+      refs[image] = ref;
     }
     this.refs = refs as ImageRefs;
     this.registerOutputs({ refs: this.refs, releaseTags: this.releaseTags });

@@ -36,6 +36,10 @@ export interface Toolchain {
   binDir: string;
   /** The provider plugins, installed for the engine (a PULUMI_HOME's plugins/ links here). */
   pluginsDir: string;
+  /** Istio's CRDs, from the source istioctl is built from. */
+  istioCrds: string;
+  /** cert-manager's CRDs (the stacks' ingress asks it for a Certificate). */
+  certManagerCrds: string;
 }
 
 /** Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh). */
@@ -43,13 +47,23 @@ export function ensureToolchain(): Toolchain {
   const lines = script("toolchain.sh", []).split("\n");
   const binDir = lines[lines.length - 1];
   if (!binDir) throw new Error("toolchain.sh printed no bin folder");
-  return { binDir, pluginsDir: join(binDir, "..", "pulumi-home", "plugins") };
+  return {
+    binDir,
+    pluginsDir: join(binDir, "..", "pulumi-home", "plugins"),
+    istioCrds: join(binDir, "..", "share", "istio-crds.yaml"),
+    certManagerCrds: join(binDir, "..", "share", "cert-manager-crds.yaml"),
+  };
 }
 
 const clusterJson = z.object({ dir: z.string(), kubeconfig: z.string(), server: z.string() });
 
 export function startControlPlane(binDir: string): ControlPlane {
-  const dir = script("cluster.sh", ["start"], { ...process.env, E2E_TOOLS_BIN: binDir });
+  // The cluster stops with this process even if the test runner dies before its teardown.
+  const dir = script("cluster.sh", ["start"], {
+    ...process.env,
+    E2E_TOOLS_BIN: binDir,
+    E2E_OWNER_PID: String(process.pid),
+  });
   const info = clusterJson.parse(JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")));
   return { ...info, binDir };
 }

@@ -6,6 +6,7 @@ import { AGENT_CATALOG, AGENT_TYPES } from "../../../infra/catalog";
 import { formatKeyPath, StackConfigError } from "../../../infra/config/errors";
 import { readStackFile } from "../../../infra/config/load";
 import { resolveStackConfig, type FleetConfig } from "../../../infra/config/resolve";
+import { withStandIns } from "../../support/stand-ins";
 
 const ROOT = join(__dirname, "..", "..", "..");
 const FILE = "Pulumi.test.yaml";
@@ -54,11 +55,37 @@ function withAgents(values: Record<string, unknown>, agents: Record<string, unkn
   return { ...values, agents };
 }
 
+/** A stack file as read, with the test stand-ins for the placeholders staging and prod ship. */
+function standInFile(stack: string) {
+  const file = readStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
+  withStandIns(file.values);
+  return file;
+}
+
 describe("stack files", () => {
   it.each(["dev", "staging", "prod", "e2e"])("Pulumi.%s.yaml parses and resolves", (stack) => {
-    const config = resolveStackConfig(readStackFile(join(ROOT, `Pulumi.${stack}.yaml`)));
+    const config = resolveStackConfig(standInFile(stack));
     expect(config.enabledAgents).toHaveLength(12);
   });
+
+  it.each(["staging", "prod"])(
+    "Pulumi.%s.yaml as shipped fails on exactly its two placeholders: the model's checksum and the public host",
+    (stack) => {
+      const shipped = readStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
+      const error = (() => {
+        try {
+          resolveStackConfig(shipped);
+        } catch (err) {
+          if (err instanceof StackConfigError) return err;
+        }
+        throw new Error("expected config errors, got none");
+      })();
+      expect(error.lines.map((i) => i.split(" = ")[0])).toEqual([
+        `Pulumi.${stack}.yaml: agent-fleet:models.files[0].sha256`,
+        `Pulumi.${stack}.yaml: agent-fleet:mesh.istio.ingress.host`,
+      ]);
+    },
+  );
 
   it("dev is an existing cluster with one fixed pod per agent", () => {
     const dev = resolveStackConfig(readStackFile(join(ROOT, "Pulumi.dev.yaml")));
@@ -68,8 +95,8 @@ describe("stack files", () => {
   });
 
   it("staging is hetzner-k3s with conservative autoscaling; prod is gke with the plan's matrix", () => {
-    const staging = resolveStackConfig(readStackFile(join(ROOT, "Pulumi.staging.yaml")));
-    const prod = resolveStackConfig(readStackFile(join(ROOT, "Pulumi.prod.yaml")));
+    const staging = resolveStackConfig(standInFile("staging"));
+    const prod = resolveStackConfig(standInFile("prod"));
     expect(staging.cluster.provider).toBe("hetzner-k3s");
     expect(prod.cluster.provider).toBe("gke");
     for (const name of AGENT_TYPES) {
@@ -93,10 +120,10 @@ describe("stack files", () => {
 
   it("an edit of agents.python.maxReplicas changes exactly that value", () => {
     const path = join(ROOT, "Pulumi.prod.yaml");
-    const before = resolveStackConfig(readStackFile(path));
+    const before = resolveStackConfig(standInFile("prod"));
     const doc = parse(readFileSync(path, "utf8")) as { config: Record<string, unknown> };
     doc.config["agent-fleet:agents"] = { python: { maxReplicas: 20 } };
-    const file = readStackFile(path);
+    const file = standInFile("prod");
     const edited = parse(stringify(doc)) as { config: Record<string, unknown> };
     const after = resolveStackConfig({
       ...file,
@@ -193,6 +220,83 @@ describe("errors name the file, the key path, the value and what is allowed", ()
     ]);
   });
 
+  it("requireDigests: every image the stack runs is pinned; each mutable one is named, with all missing digests at once", () => {
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const values = {
+      ...base(),
+      images: {
+        source: "prebuilt",
+        repository: "ghcr.io/acme",
+        tag: "1.0.0",
+        requireDigests: true,
+        digests: { python: digest("a"), router: digest("b") },
+      },
+      queue: { mode: "in-cluster", image: "redis:7.4-alpine" },
+      mesh: { istio: { canary: { agent: "python", weight: 5, image: "ghcr.io/acme/agent-python:canary" } } },
+    };
+    const why = "images.requireDigests is true: pin it by digest, <repository>[:tag]@sha256:<64 hex>";
+    const errors = errorsOf(values);
+    expect(errors).toEqual([
+      `Pulumi.test.yaml: agent-fleet:queue.image = "redis:7.4-alpine": is mutable; ${why}`,
+      `Pulumi.test.yaml: agent-fleet:mesh.istio.canary.image = "ghcr.io/acme/agent-python:canary": is mutable; ${why}`,
+      `Pulumi.test.yaml: agent-fleet:images.digests: has no digest for ${AGENT_TYPES.filter((a) => a !== "python").join(", ")}; ${why} (the digests of the build to promote)`,
+    ]);
+    // Pinned everywhere: accepted; the default Redis image is pinned already.
+    const digests = Object.fromEntries([...AGENT_TYPES, "router"].map((n) => [n, digest("c")]));
+    const pinned = {
+      ...values,
+      images: { ...values.images, digests },
+      queue: { mode: "in-cluster" },
+      mesh: {
+        istio: { canary: { agent: "python", weight: 5, image: `ghcr.io/acme/agent-python@${digest("d")}` } },
+      },
+    };
+    expect(resolve(pinned).queue).toMatchObject({
+      image: expect.stringMatching(/^docker\.io\/library\/redis:7\.4-alpine@sha256:/) as unknown,
+    });
+  });
+
+  it("a canary of prebuilt images names its image; built images build it", () => {
+    const values = { ...base(), mesh: { istio: { canary: { agent: "python", weight: 5 } } } };
+    expect(errorsOf(values)).toEqual([
+      "Pulumi.test.yaml: agent-fleet:mesh.istio.canary.image: required with images.source: prebuilt (give the canary's image by digest; with images.source: build it is built with the others)",
+    ]);
+  });
+
+  it("mesh retries: only conditions under which nothing ran; every unsafe one is named", () => {
+    const values = { ...base(), mesh: { istio: { retries: { retryOn: "connect-failure,5xx,reset,429" } } } };
+    expect(errorsOf(values)).toEqual([
+      'Pulumi.test.yaml: agent-fleet:mesh.istio.retries.retryOn = "connect-failure,5xx,reset,429": "5xx", "reset" may retry a task after it started (LLM work is billed and not idempotent); allowed: connect-failure, refused-stream, 429',
+    ]);
+    expect(errorsOf({ ...base(), mesh: { istio: { retries: { perTryTimeout: "60s" } } } })[0]).toMatch(
+      /mesh\.istio\.retries\.perTryTimeout: unknown key/,
+    );
+  });
+
+  it("the ingress host must be a real one, and TLS says where the certificate comes from", () => {
+    const ingress = (i: Record<string, unknown>) => ({ ...base(), mesh: { istio: { ingress: i } } });
+    expect(errorsOf(ingress({ host: "fleet.example.org", tls: { secretName: "fleet-tls" } }))).toEqual([
+      "Pulumi.test.yaml: agent-fleet:mesh.istio.ingress.host = \"fleet.example.org\": is a reserved example domain (RFC 2606), not a host clients can reach: set the router's real public host name (its DNS record points at the ingress gateway's load balancer)",
+    ]);
+    expect(errorsOf(ingress({ host: "fleet.acme.dev", tls: {} }))).toEqual([
+      "Pulumi.test.yaml: agent-fleet:mesh.istio.ingress.tls = {}: expected { secretName: <TLS Secret> } or { issuer: { name, kind } } (cert-manager)",
+    ]);
+    expect(
+      resolve(ingress({ host: "fleet.acme.dev", tls: { issuer: { name: "le" } } })).mesh.istio.ingress,
+    ).toEqual({
+      host: "fleet.acme.dev",
+      tls: { issuer: { name: "le", kind: "ClusterIssuer" } },
+    });
+  });
+
+  it("an all-zero model checksum is refused, naming the file and where to find the published one", () => {
+    const values = llmBase();
+    (values.models as { files: { sha256: string }[] }).files[0]!.sha256 = "0".repeat(64);
+    expect(errorsOf(values, ["anthropicApiKey"])).toEqual([
+      `Pulumi.test.yaml: agent-fleet:models.files[0].sha256 = "${"0".repeat(64)}": is the all-zero placeholder for "qwen3-8b-q4_k_m.gguf": the loader refuses the file, so the agents serving it never become ready. Set the file's published sha256: on Hugging Face, the file's page shows it under "Git LFS Details" (SHA256), or download once and run \`sha256sum qwen3-8b-q4_k_m.gguf\``,
+    ]);
+  });
+
   it("a model-backed agent needs a model file", () => {
     const values = { ...llmBase(), agents: { python: { model: { kind: "local", file: "other.gguf" } } } };
     expect(errorsOf(values, ["anthropicApiKey"])).toEqual([
@@ -277,7 +381,7 @@ describe("errors name the file, the key path, the value and what is allowed", ()
     });
     expect(lines).toEqual([
       'Pulumi.test.yaml: agent-fleet:agents.python.maxReplicas = "ten": expected a whole number >= 1',
-      "Pulumi.test.yaml: agent-fleet:agents.python.replicaz: unknown key; allowed keys: enabled, minReplicas, maxReplicas, replicas, backlogPerPod, cpuPercent, gpuPercent, resources, workload, nodePool, model, concurrency, env",
+      "Pulumi.test.yaml: agent-fleet:agents.python.replicaz: unknown key; allowed keys: enabled, minReplicas, maxReplicas, replicas, backlogPerPod, cpuPercent, gpuPercent, resources, workload, nodePool, model, concurrency, taskTimeoutSeconds, env",
       "Pulumi.test.yaml: agent-fleet:agents.pythn: unknown agent; allowed agents: python, frontend, backend, devops, tester, researcher, coordinator, reviewer, security, data, ml, integration",
       "Pulumi.test.yaml: agent-fleet:queue.persistance: unknown key; allowed keys: mode, persistence, image, storage, resources",
       "Pulumi.test.yaml: agent-fleet:extraKey: unknown key; allowed keys: namespace, cluster, autoscaling, agentDefaults, agents, queue, models, mesh, observability, secrets, images, router, runtime and the secret keys the config refers to",

@@ -13,15 +13,16 @@ import { underMocks } from "../support/under-mocks";
 const images = prebuiltImages({ repository: "ghcr.io/acme", tag: "1.0.0" });
 
 describe("fleetArgs", () => {
-  it("passes the mesh, queue and agents sections through unchanged", () => {
+  it("passes the mesh, queue and agents sections through, adding only the cluster's Istio platform", () => {
     const config = stackConfig("prod");
     const args = fleetArgs(config, images);
-    expect(args.istio).toBe(config.mesh.istio);
+    expect(args.istio).toEqual({ ...config.mesh.istio, platform: "gke" });
+    expect(fleetArgs(stackConfig("staging"), images).istio?.platform).toBe("k3s");
+    expect(fleetArgs(stackConfig("dev"), images).istio).toEqual(stackConfig("dev").mesh.istio);
     expect(args.queue).toBe(config.queue);
     expect(args.agents).toBe(config.enabledAgents);
     expect(args).toMatchObject({
       namespace: "agent-fleet",
-      terminationGracePeriodSeconds: config.runtime.terminationGracePeriodSeconds,
       logLevel: "info",
       prometheusNamespace: "monitoring",
       scaling: {

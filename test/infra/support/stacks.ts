@@ -3,12 +3,22 @@ import { join } from "node:path";
 import { readStackFile } from "../../../infra/config/load";
 import { resolveStackConfig, type FleetConfig } from "../../../infra/config/resolve";
 import { renderConfig, type RenderedObject, type RenderResult } from "../../../infra/render/render";
+import { withStandIns } from "../../support/stand-ins";
 
 export const ROOT = join(__dirname, "..", "..", "..");
 
-export function stackConfig(stack: string, edit?: (values: Record<string, unknown>) => void): FleetConfig {
+/**
+ * A stack's resolved config, with `edit` applied. The placeholders staging and prod ship (which
+ * preview refuses) hold test stand-ins unless `asShipped` (test/support/stand-ins.ts).
+ */
+export function stackConfig(
+  stack: string,
+  edit?: (values: Record<string, unknown>) => void,
+  { asShipped = false }: { asShipped?: boolean } = {},
+): FleetConfig {
   const raw = readStackFile(join(ROOT, `Pulumi.${stack}.yaml`));
   const values = structuredClone(raw.values) as Record<string, unknown>;
+  if (!asShipped) withStandIns(values);
   edit?.(values);
   return resolveStackConfig({ ...raw, values });
 }

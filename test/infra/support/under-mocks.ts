@@ -54,6 +54,10 @@ export const K8S = {
   HelmRelease: "kubernetes:helm.sh/v3:Release",
   VirtualService: "kubernetes:networking.istio.io/v1:VirtualService",
   DestinationRule: "kubernetes:networking.istio.io/v1:DestinationRule",
+  Gateway: "kubernetes:networking.istio.io/v1:Gateway",
+  PeerAuthentication: "kubernetes:security.istio.io/v1:PeerAuthentication",
+  AuthorizationPolicy: "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+  Certificate: "kubernetes:cert-manager.io/v1:Certificate",
   VolumeSnapshot: "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshot",
   VolumeSnapshotClass: "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass",
 } as const;

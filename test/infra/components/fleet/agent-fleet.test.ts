@@ -33,7 +33,6 @@ function minimal(over: Partial<AgentFleetArgs> = {}): AgentFleetArgs {
       auth: "required",
       resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "200m", memory: "256Mi" } },
     },
-    terminationGracePeriodSeconds: 30,
     prometheusNamespace: "monitoring",
     ...over,
   };
@@ -73,7 +72,8 @@ describe("AgentFleet", () => {
       EXECUTOR: "echo",
       REDIS_URL: "redis://redis.bots.svc.cluster.local:6379/0",
       QUEUE_PREFIX: "fleet",
-      DRAIN_TIMEOUT_SECONDS: "20",
+      DRAIN_TIMEOUT_SECONDS: "600",
+      TASK_TIMEOUT_MS: "600000",
     });
     expect(config).not.toHaveProperty("LOG_LEVEL");
     expect(podSpecOf(named(mocks, K8S.Deployment, "fleet-reviewer-workload")).containers[0]?.env).toEqual([
@@ -167,6 +167,7 @@ describe("AgentFleet", () => {
               retries: DEFAULT_RETRIES,
               circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
               canary: { agent: "reviewer", weight: 10, image: "img:canary" },
+              routerClientNamespaces: [],
             },
           }),
         ),

@@ -19,12 +19,11 @@ const BEHAVIOR = {
 function minimal(over: Partial<AgentPoolArgs> = {}): AgentPoolArgs {
   return {
     namespace: "ns",
-    agent: agentSettings("frontend"),
+    agent: agentSettings("frontend", { taskTimeoutSeconds: 35 }),
     image: "ghcr.io/acme/agent-frontend@sha256:" + "a".repeat(64),
     scaling: { mode: "fixed" },
     queue: { url: "redis://redis.ns.svc.cluster.local:6379/0", prefix: "q" },
     executor: { kind: "echo" },
-    terminationGracePeriodSeconds: 45,
     ...over,
   };
 }
@@ -44,6 +43,7 @@ describe("AgentPool, fixed scaling", () => {
       REDIS_URL: "redis://redis.ns.svc.cluster.local:6379/0",
       QUEUE_PREFIX: "q",
       DRAIN_TIMEOUT_SECONDS: "35",
+      TASK_TIMEOUT_MS: "35000",
       EXECUTOR: "echo",
     });
     const deployment = named(mocks, K8S.Deployment, "pool-workload");
@@ -301,9 +301,12 @@ describe("validateAgentPoolArgs", () => {
       ),
     ).toThrow('AgentPool "pool": agent.maxReplicas: must be >= agent.minReplicas (2), got 1');
     expect(() =>
-      validateAgentPoolArgs("pool", minimal({ terminationGracePeriodSeconds: 5, image: "" })),
+      validateAgentPoolArgs(
+        "pool",
+        minimal({ agent: agentSettings("frontend", { taskTimeoutSeconds: 0.5 }), image: "" }),
+      ),
     ).toThrow(
-      'AgentPool "pool": terminationGracePeriodSeconds: must be > 10 to leave the runtime time to drain (got 5); image: must not be empty',
+      'AgentPool "pool": agent.taskTimeoutSeconds: must be a whole number of seconds >= 1 (got 0.5); image: must not be empty',
     );
     expect(() =>
       validateAgentPoolArgs(

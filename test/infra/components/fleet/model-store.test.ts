@@ -10,6 +10,7 @@ import {
   type ModelBackend,
   type ModelStoreArgs,
 } from "../../../../infra/components/fleet/model-store";
+import { NFS_SERVER_IMAGE } from "../../../../infra/components/fleet/model-store-backends";
 import { promiseOf } from "../../../../infra/render/mocks";
 import { K8S, named, namesOf, podSpecOf, underMocks } from "../../support/under-mocks";
 
@@ -124,9 +125,15 @@ describe("ModelStore", () => {
       labels: { "pod-security.kubernetes.io/enforce": "privileged" },
     });
     const nfs = named(mocks, K8S.StatefulSet, "models-nfs");
+    // NFS-Ganesha in userspace: two capabilities, never `privileged`.
     expect(podSpecOf(nfs).containers[0]).toMatchObject({
-      image: "registry.k8s.io/volume-nfs:0.8",
-      securityContext: { privileged: true },
+      image: NFS_SERVER_IMAGE,
+      command: ["ganesha.nfsd", "-F", "-L", "/dev/stdout", "-f", "/etc/ganesha/ganesha.conf"],
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        capabilities: { add: ["DAC_READ_SEARCH", "SYS_RESOURCE"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      },
       resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "2", memory: "1Gi" } },
     });
     expect(named(mocks, K8S.NetworkPolicy, "models-nfs-clients").inputs.spec).toMatchObject({

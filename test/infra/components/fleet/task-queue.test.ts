@@ -78,7 +78,9 @@ describe("TaskQueue, in-cluster", () => {
       securityContext: { runAsUser: 999, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
     });
     expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
-    expect(named(mocks, K8S.PodDisruptionBudget, "queue-pdb").inputs.spec).toMatchObject({ minAvailable: 1 });
+    expect(named(mocks, K8S.PodDisruptionBudget, "queue-pdb").inputs.spec).toMatchObject({
+      maxUnavailable: 1,
+    });
     expect(named(mocks, K8S.NetworkPolicy, "queue-ingress").inputs.spec).toEqual({
       podSelector: {
         matchLabels: { "app.kubernetes.io/name": "redis", "app.kubernetes.io/component": "queue" },

@@ -85,8 +85,11 @@ describe("images/Dockerfile", () => {
   it("parameterises the agent target by AGENT_TYPE and points the runtime at its files", () => {
     const agent = stages.get("agent")!;
     expect(agent[0]).toBe("ARG AGENT_TYPE");
+    expect(agent).toContain("ARG AGENT_TRACK=stable");
     expect(agent).toContain("COPY images/agents/${AGENT_TYPE}/ /app/images/agents/${AGENT_TYPE}/");
-    expect(agent).toContain("ENV AGENT_TYPE=${AGENT_TYPE} AGENT_CONFIG_DIR=/app/images/agents/${AGENT_TYPE}");
+    expect(agent).toContain(
+      "ENV AGENT_TYPE=${AGENT_TYPE} AGENT_TRACK=${AGENT_TRACK} AGENT_CONFIG_DIR=/app/images/agents/${AGENT_TYPE}",
+    );
     expect(agent.at(-1)).toBe('CMD ["worker"]');
   });
 
