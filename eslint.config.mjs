@@ -14,6 +14,7 @@ export default tseslint.config(
       "eslint.config.mjs",
       "**/*.js",
       "**/*.mjs",
+      "**/*.cjs",
     ],
   },
   js.configs.recommended,
