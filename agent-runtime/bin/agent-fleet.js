@@ -5,6 +5,15 @@
 //   - otherwise the compiled dist/cli/main.js — the images, which ship dist/ and no tsx.
 // AGENT_FLEET_RUNTIME=dist|source forces one or the other.
 "use strict";
+// The long-running commands handle SIGTERM/SIGINT (drain, then exit). Until their handler is
+// installed, signals are caught and kept for it (src/worker/shutdown.ts, takeEarlySignals), so a
+// pod stopped while it starts still shuts down cleanly instead of dying with a task leased.
+if (["dev", "worker", "router"].includes(process.argv[2])) {
+  const early = { received: [], listener: (signal) => early.received.push(signal) };
+  globalThis[Symbol.for("agent-fleet.early-signals")] = early;
+  process.on("SIGTERM", early.listener);
+  process.on("SIGINT", early.listener);
+}
 const fs = require("node:fs");
 const path = require("node:path");
 

@@ -223,11 +223,10 @@ describe("OpenAI-compatible executor", () => {
 
   it("times out a request that never answers, without retrying it", async () => {
     const { api, url } = await fake("hang");
-    const started = performance.now();
+    // The fake never answers: without the timeout this would never return.
     const error = await failure(createExecutor(settings({ baseUrl: url, timeoutMs: 150 })).execute(task));
     expect(error).toMatchObject({ kind: "timeout", retryable: true, attempts: 1 });
     expect(error.message).toContain("within 150 ms (LLM_TIMEOUT_MS)");
-    expect(performance.now() - started).toBeLessThan(2_000);
     expect(api.seen).toHaveLength(1);
   });
 

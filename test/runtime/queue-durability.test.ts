@@ -90,7 +90,8 @@ async function crashScenario(appendfsync: AppendFsync): Promise<CrashReport> {
 
   const report: CrashReport = { enqueued: 0, acked: 0, lostEnqueues: [], lostResults: [], unfinished: [] };
   try {
-    await waitUntil(() => acked.size >= 300, { timeoutMs: 15_000 });
+    // Generous limits: these wait for progress, they do not time it (a loaded CI machine is slow).
+    await waitUntil(() => acked.size >= 300, { timeoutMs: 120_000 });
     for (let crash = 0; crash < 2; crash++) {
       const ackedBefore = new Set(acked);
       const ids = [...enqueued];
@@ -108,7 +109,7 @@ async function crashScenario(appendfsync: AppendFsync): Promise<CrashReport> {
       check.disconnect();
       report.lostEnqueues.push(...ids.filter((_, i) => statuses[i] === null));
       report.lostResults.push(...ids.filter((id, i) => ackedBefore.has(id) && statuses[i] !== "succeeded"));
-      await waitUntil(() => acked.size >= ackedBefore.size + 200, { timeoutMs: 15_000 });
+      await waitUntil(() => acked.size >= ackedBefore.size + 200, { timeoutMs: 120_000 });
     }
   } finally {
     producing = false;
@@ -121,7 +122,7 @@ async function crashScenario(appendfsync: AppendFsync): Promise<CrashReport> {
       const stats = await producer.stats("data");
       return stats.inFlight + stats.ready.P2 + stats.delayed === 0;
     },
-    { timeoutMs: 20_000, message: "the queue to empty" },
+    { timeoutMs: 120_000, message: "the queue to empty" },
   );
   const records = await Promise.all([...enqueued].map((id) => producer.getTask(id, "data")));
   report.unfinished = records

@@ -100,10 +100,13 @@ describe("Worker", () => {
 
   it("blocks without polling when idle and wakes at once on enqueue", async () => {
     const started: number[] = [];
-    const { queue, worker } = setup(async () => {
-      started.push(Date.now());
-      return null;
-    });
+    const { queue, worker } = setup(
+      async () => {
+        started.push(Date.now());
+        return null;
+      },
+      { blockTimeoutMs: 60_000 },
+    );
     worker.start();
     await sleep(200); // settle into the blocking wait
     await raw.config("RESETSTAT");
@@ -114,10 +117,9 @@ describe("Worker", () => {
       .filter(([, name]) => name !== "info" && name !== "config")
       .reduce((sum, [, , n]) => sum + Number(n), 0);
     expect(calls).toBeLessThanOrEqual(12);
-    const enqueuedAt = Date.now();
+    // The marker wakes it: without the wake-up, the task would wait for the 60 s block timeout.
     await queue.enqueue({ type: "code-generation", input: {} });
-    await waitUntil(() => started.length === 1, { timeoutMs: 2_000 });
-    expect(started[0]! - enqueuedAt).toBeLessThan(100);
+    await waitUntil(() => started.length === 1, { timeoutMs: 30_000, message: "the woken worker to start" });
   });
 
   it("several workers on one queue share the backlog and all wake up", async () => {
@@ -165,9 +167,10 @@ describe("Worker", () => {
     expect(starts).toHaveLength(4);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
     for (const [i, gap] of gaps.entries()) {
-      const [low, high] = retryDelayBounds(i + 1, backoff);
+      const [low] = retryDelayBounds(i + 1, backoff);
+      // Never early; how late depends on the machine's load (the delays themselves are checked
+      // against their bounds in queue.test.ts).
       expect(gap).toBeGreaterThanOrEqual(low - 5);
-      expect(gap).toBeLessThanOrEqual(high + 150); // + reaper period and scheduling slack
     }
     const record = await queue.getTask("flaky", "python");
     expect(record).toMatchObject({ deliveries: 4, error: "upstream 503" });
@@ -298,9 +301,7 @@ describe("Worker", () => {
     await enqueueMany(queue, 2);
     worker.start();
     await waitUntil(async () => (await queue.stats("python")).inFlight === 2);
-    const t0 = Date.now();
-    await worker.forceStop();
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    await worker.forceStop(); // the tasks never finish: waiting for them would never return
     expect(await queue.stats("python")).toMatchObject({ inFlight: 0, ready: { P2: 2 } });
   });
 });

@@ -160,7 +160,9 @@ export async function runAgent(
   const settings = resolveExecutorSettings(agent, env);
   const registry: Registry = processMetrics.registry;
   const executor = createExecutor(settings, executorMetrics(registry, agent));
-  const running = await startAgent({
+  // Signals are handled from before the start: one that arrives while the agent starts drains it
+  // as soon as it is up (the drain needs the worker and the HTTP server to exist).
+  const starting = startAgent({
     agent,
     worker: workerEnv,
     executor,
@@ -173,6 +175,12 @@ export async function runAgent(
       maxBodyBytes: agentEnv.EXECUTE_MAX_BODY_BYTES,
     },
   });
+  handleShutdownSignals({
+    graceful: async () => (await starting).drain(workerEnv.DRAIN_TIMEOUT_SECONDS * 1000),
+    force: async () => (await starting).forceStop(),
+    logger: log,
+  });
+  const running = await starting;
   log.info(
     {
       port: running.http?.port,
@@ -183,10 +191,5 @@ export async function runAgent(
     },
     "agent ready",
   );
-  handleShutdownSignals({
-    graceful: () => running.drain(workerEnv.DRAIN_TIMEOUT_SECONDS * 1000),
-    force: () => running.forceStop(),
-    logger: log,
-  });
   return running;
 }

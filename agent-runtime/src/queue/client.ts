@@ -226,6 +226,7 @@ export class TaskQueue {
         task.timeoutMs ?? "",
         task.createdAt,
         now,
+        this.callToken(),
       ],
     );
     const [code, second, third] = asArray(reply, "enqueue.v1");
@@ -453,13 +454,21 @@ export class TaskQueue {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * Unique per call (this client's random tag and a counter): a call that ioredis resends after
+   * a lost reply carries the same token, which is how the scripts recognise their own first run.
+   */
+  private callToken(): string {
+    return `${this.tokenTag}${(++this.tokenCounter).toString(36)}-`;
+  }
+
   private claimArgs(request: ClaimRequest | undefined): (string | number)[] {
     const count = request ? Math.max(0, Math.floor(request.count)) : 0;
     return [
       this.now(),
       request?.leaseMs ?? 0,
       count,
-      count > 0 ? `${this.tokenTag}${(++this.tokenCounter).toString(36)}-` : "",
+      count > 0 ? this.callToken() : "",
       request?.workerId ?? "",
       request?.propagate ? "1" : "0",
     ];

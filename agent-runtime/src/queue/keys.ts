@@ -9,6 +9,8 @@
  *   fleet:{python}:marker    zset  single member "w": the wake-up marker workers block on
  *   fleet:{python}:seq       string  FIFO sequence counter
  *   fleet:{python}:task:<id> hash  payload, status, deliveries, result, error, ...
+ *   fleet:{python}:claim:<t> string  the ids one claiming call leased (token prefix <t>), for a
+ *                                    lease length: a resent call replays its claim from it
  */
 import type { AgentType } from "../catalog";
 import { DEFAULT_QUEUE_PREFIX } from "../contract";
@@ -26,6 +28,8 @@ export interface QueueKeys {
   seq: string;
   /** Prefix of the task hashes: `taskPrefix + id`. */
   taskPrefix: string;
+  /** Prefix of the claim records: `claimPrefix + tokenPrefix`. */
+  claimPrefix: string;
   task(id: string): string;
   /** KEYS of every lifecycle script, in the order includes/common.lua documents. */
   lifecycle: readonly string[];
@@ -47,10 +51,20 @@ export function queueKeys(agent: AgentType, prefix: string = DEFAULT_QUEUE_PREFI
     marker: `${base}marker`,
     seq: `${base}seq`,
     taskPrefix: `${base}task:`,
+    claimPrefix: `${base}claim:`,
     task: (id: string) => `${base}task:${id}`,
   };
   return {
     ...keys,
-    lifecycle: [keys.ready, keys.leases, keys.delayed, keys.dead, keys.marker, keys.taskPrefix, keys.seq],
+    lifecycle: [
+      keys.ready,
+      keys.leases,
+      keys.delayed,
+      keys.dead,
+      keys.marker,
+      keys.taskPrefix,
+      keys.seq,
+      keys.claimPrefix,
+    ],
   };
 }

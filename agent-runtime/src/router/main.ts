@@ -104,10 +104,13 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
 export async function runRouter(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadRouterConfig(env);
   const log = createLogger({ component: "router" }, config.LOG_LEVEL);
-  const router = await startRouter({ config, logger: log, registry: processMetrics.registry });
+  const starting = startRouter({ config, logger: log, registry: processMetrics.registry });
+  // Installed before the start completes: a signal while starting closes the router once it is up.
+  const close = async () => (await starting).close();
+  handleShutdownSignals({ graceful: close, force: close, logger: log });
+  const router = await starting;
   log.info(
     { url: router.url, auth: config.auth ? "required" : "disabled", prefix: config.QUEUE_PREFIX },
     "task router listening",
   );
-  handleShutdownSignals({ graceful: () => router.close(), force: () => router.close(), logger: log });
 }

@@ -9,6 +9,37 @@
  */
 import { errorFields, logger as defaultLogger, type Logger } from "../lib/log";
 
+/**
+ * bin/agent-fleet.js catches SIGTERM/SIGINT from its first line for the long-running commands and
+ * keeps them here, because loading the code and connecting take a while and a signal in that
+ * window would otherwise kill the process with the default action (a worker that had already
+ * claimed a task would leave it leased until its lease expired).
+ */
+const EARLY_SIGNALS = Symbol.for("agent-fleet.early-signals");
+
+interface EarlySignals {
+  received: NodeJS.Signals[];
+  listener: (signal: NodeJS.Signals) => void;
+}
+
+function isEarlySignals(value: unknown): value is EarlySignals {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Array.isArray((value as Partial<EarlySignals>).received) &&
+    typeof (value as Partial<EarlySignals>).listener === "function"
+  );
+}
+
+/** Stops the early capture (if any) and returns the signals it caught, in order. */
+export function takeEarlySignals(): NodeJS.Signals[] {
+  const early: unknown = Reflect.get(globalThis, EARLY_SIGNALS);
+  if (!isEarlySignals(early)) return [];
+  Reflect.deleteProperty(globalThis, EARLY_SIGNALS);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.off(signal, early.listener);
+  return early.received;
+}
+
 export interface ShutdownHandlers {
   graceful: () => Promise<unknown>;
   force: () => Promise<unknown>;
@@ -53,6 +84,7 @@ export function handleShutdownSignals(handlers: ShutdownHandlers): () => void {
     }
   };
   for (const signal of signals) process.on(signal, onSignal);
+  for (const signal of takeEarlySignals()) if (signals.includes(signal)) onSignal(signal);
   return () => {
     for (const signal of signals) process.off(signal, onSignal);
   };

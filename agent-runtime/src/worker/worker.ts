@@ -75,7 +75,21 @@ export interface DrainSummary {
   released: number;
   /** True when the deadline passed with tasks still running. */
   timedOut: boolean;
+  /**
+   * Leases neither acknowledged nor released because Redis did not answer within
+   * DRAIN_SETTLE_GRACE_MS after the deadline: they expire and are redelivered (nothing is lost).
+   * Absent when everything settled.
+   */
+  unsettled?: number;
 }
+
+/**
+ * After the drain deadline, how long releasing leases and acknowledgements still in flight may
+ * wait for Redis. While Redis is unreachable its commands wait for a reconnect with no limit, so
+ * without this a drain (and a pod's shutdown) would wait for Redis instead of DRAIN_TIMEOUT_SECONDS.
+ * Kept under the 10 s the pod's grace period adds to the drain time.
+ */
+export const DRAIN_SETTLE_GRACE_MS = 5_000;
 
 /** Throw this (or any error with `retryable: false`) to fail a task without retrying. */
 export class PermanentTaskError extends Error {
@@ -150,6 +164,8 @@ export class Worker {
   private pendingAcks: PendingAck[] = [];
   /** ack.v1 calls sent and not answered yet. */
   private acksInFlight = 0;
+  /** Tasks whose ack.v1 or fail.v1 call has not been answered yet. */
+  private tasksSettling = 0;
   private drainPromise: Promise<DrainSummary> | undefined;
   private closePromise: Promise<void> | undefined;
   private finishedWhileDraining = 0;
@@ -378,13 +394,14 @@ export class Worker {
       } else {
         const retryable = isRetryable(failure);
         const delayMs = retryDelayMs(task.deliveries, this.backoff);
+        this.tasksSettling++;
         const reply = await this.withRetry(() =>
           this.queue.fail(
             task,
             { error: errorMessage(failure), retryable, delayMs },
             this.claimRequest(next),
           ),
-        );
+        ).finally(() => this.tasksSettling--);
         outcome = reply.outcome === "lease-lost" ? "lease_lost" : reply.outcome;
         const fields = { ...errorFields(failure), deliveries: task.deliveries, outcome };
         if (outcome === "dead") this.taskLog(task).error(fields, "task dead-lettered");
@@ -463,7 +480,10 @@ export class Worker {
     const count = this.state === "running" ? batch.reduce((sum, ack) => sum + ack.slots, 0) : 0;
     try {
       const items = batch.map((ack) => ({ lease: ack.task, result: ack.result }));
-      const reply = await this.ackCall(() => this.queue.ackMany(this.agent, items, this.claimRequest(count)));
+      this.tasksSettling += items.length;
+      const reply = await this.ackCall(() =>
+        this.queue.ackMany(this.agent, items, this.claimRequest(count)),
+      ).finally(() => (this.tasksSettling -= items.length));
       if (reply.next.length < count) this.readyEmpty = true;
       await this.startOrRelease(reply.next);
       const lost = new Set(reply.lost);
@@ -615,11 +635,25 @@ export class Worker {
       ]);
     }
     const timedOut = this.inFlight.size > 0;
-    const released = timedOut ? await this.releaseAll("drain deadline reached") : 0;
-    await this.loop?.catch(() => undefined);
+    const giveUpAt = deadline + DRAIN_SETTLE_GRACE_MS;
+    const releasable = [...this.inFlight.values()].filter((r) => r.abandoned === undefined).length;
+    const releasing = timedOut ? this.releaseAll("drain deadline reached") : Promise.resolve(0);
+    const released = await settleBy(releasing, giveUpAt);
+    await settleBy(
+      this.loop?.catch(() => undefined),
+      giveUpAt,
+    );
     // Acks still in flight hold reservations; let them land so their outcome is recorded.
-    while (this.reserved > 0) await sleep(5);
-    const summary = { finished: this.finishedWhileDraining, released, timedOut };
+    while (this.reserved > 0 && Date.now() < giveUpAt) await sleep(5);
+    const summary: DrainSummary = { finished: this.finishedWhileDraining, released: released ?? 0, timedOut };
+    const unsettled = (released === undefined ? releasable : 0) + this.tasksSettling;
+    if (unsettled > 0) {
+      summary.unsettled = unsettled;
+      this.log.warn(
+        { unsettled, leaseMs: this.leaseMs },
+        "Redis did not answer before the drain ended: leases left to expire; their tasks are redelivered",
+      );
+    }
     this.log.info({ ...summary, ms: Date.now() - started }, "drained");
     return summary;
   }
@@ -628,6 +662,19 @@ export class Worker {
 function publicTask(task: ClaimedTask): Task {
   const { token: _token, ...rest } = task;
   return rest;
+}
+
+/** `work`'s value, or undefined once `at` (Unix ms) passes first. */
+async function settleBy<T>(work: Promise<T> | undefined, at: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, at - Date.now()));
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,3 +2,4 @@ export * from "./wait";
 export * from "./redis-server";
 export * from "./child-process";
 export * from "./queue";
+export * from "./fault-proxy";

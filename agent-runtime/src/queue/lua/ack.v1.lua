@@ -2,7 +2,8 @@
   ack.v1 — record the results of one or more finished tasks, then claim the next tasks in the
   same call (a worker acknowledges everything that finished in one event-loop turn at once).
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1..6]  nowMs, leaseMs, count, tokenPrefix, workerId, propagate (see includes/claim.lua);
               count = 0 acknowledges without claiming (draining)
   ARGV[7]     result TTL in ms: each acknowledged task hash (status + result) expires after it
@@ -12,6 +13,10 @@
     acked   how many results were recorded (status succeeded)
     lostId  a task whose lease was lost (it expired and was reaped, so the task runs again
             elsewhere); nothing was written for it. The claim part runs regardless.
+
+  Resent calls: a result whose lease is gone because this same lease already acknowledged it
+  (the task's settledBy is the token) counts as acked again, not lost; the claim part replays
+  the first run's claim (includes/claim.lua). So a call answers the same however often it runs.
 ]]
 -- @include common
 -- @include claim
@@ -47,8 +52,11 @@ for i = 8, #ARGV, 3 do
   k = k + 1
   if held[k] then
     local key = taskKey(id)
-    redis.call("HSET", key, "status", "succeeded", "result", ARGV[i + 2], "finishedAt", ARGV[1])
+    redis.call("HSET", key, "status", "succeeded", "result", ARGV[i + 2], "finishedAt", ARGV[1],
+      SETTLED_BY, ARGV[i + 1])
     redis.call("PEXPIRE", key, ARGV[7])
+    acked = acked + 1
+  elseif redis.call("HGET", taskKey(id), SETTLED_BY) == ARGV[i + 1] then
     acked = acked + 1
   else
     lost[#lost + 1] = id

@@ -1,7 +1,8 @@
 --[[
   dlq-purge.v1 — delete dead-lettered tasks for good (hash and dead-set entry).
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1]     limit: with no ids, the oldest `limit` dead tasks
   ARGV[2..]   ids (optional)
 

@@ -2,7 +2,8 @@
   dlq-retry.v1 — move dead-lettered tasks back to ready with a fresh delivery count, at the back
   of their priority band.
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1]     limit: with no ids, the oldest `limit` dead tasks
   ARGV[2..]   ids (optional)
 

@@ -15,9 +15,13 @@
   ARGV[6]  timeoutMs      "" (the worker's default) or an integer 1..86400000
   ARGV[7]  createdAt      "" or an ISO-8601 timestamp, e.g. 2025-01-31T12:00:00.000Z
   ARGV[8]  nowMs          the producer's clock, Unix milliseconds (recorded as enqueuedAt)
+  ARGV[9]  callToken      optional; unique per enqueue call. Recorded on the task, so that a resend
+                          of this call (its reply was lost to a dropped connection or a failover)
+                          answers "created" again instead of "duplicate"
 
   Returns
     {1, id, seq}       created: the task is ready with score priority * 2^50 + seq
+                       (seq is 0 when a resent call finds the task its first run created)
     {0, id, status}    duplicate: a task with this id exists (any status); nothing changed
     {-3, message}      invalid argument: nothing was written; message names the argument
 ]]
@@ -25,6 +29,7 @@ local PRIORITY_BAND = 1125899906842624 -- 2^50: score = priority * 2^50 + seq
 
 local id, taskType, priority, input = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxDeliveries, timeoutMs, createdAt, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local callToken = ARGV[9] or ""
 
 local function invalid(message)
   return {-3, message}
@@ -82,7 +87,14 @@ local payload = '{"id":"' .. id .. '","type":"' .. taskType .. '","priority":' .
 
 -- HSETNX is the idempotency check and the write in one command.
 if redis.call("HSETNX", KEYS[1], "payload", payload) == 0 then
-  return {0, id, redis.call("HGET", KEYS[1], "status") or "queued"}
+  local fields = redis.call("HMGET", KEYS[1], "status", "enqueuedBy")
+  if callToken ~= "" and fields[2] == callToken then
+    return {1, id, 0}
+  end
+  return {0, id, fields[1] or "queued"}
+end
+if callToken ~= "" then
+  redis.call("HSET", KEYS[1], "enqueuedBy", callToken)
 end
 local seq = redis.call("INCR", KEYS[3])
 redis.call("ZADD", KEYS[2], string.format("%.0f", tonumber(priority) * PRIORITY_BAND + seq), id)

@@ -2,7 +2,8 @@
   fail.v1 — record a failed delivery: retry later, fail for good, or dead-letter; then claim
   the next tasks in the same call.
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1..6]  nowMs, leaseMs, count, tokenPrefix, workerId, propagate (see includes/claim.lua)
   ARGV[7]     id of the failed task
   ARGV[8]     its lease token
@@ -18,6 +19,10 @@
     code  2  failed: status failed, the hash expires after the TTL
     code  3  dead: deliveries reached maxDeliveries; status dead, in the dead-letter set
     code -2  lease lost: nothing was written for this task — the claim part still ran
+
+  Resent calls: when the lease is gone because this same lease already recorded the failure
+  (the task's settledBy is the token), the code recorded then is returned again and nothing is
+  written; the claim part replays the first run's claim (includes/claim.lua).
 ]]
 -- @include common
 -- @include claim
@@ -48,6 +53,12 @@ if redis.call("ZREM", KEYS[2], leaseMember(id, token)) == 1 then
     toReady(id, fields[3])
     wake()
     code = 1
+  end
+  redis.call("HSET", key, SETTLED_BY, token, SETTLED_AS, code)
+else
+  local settled = redis.call("HMGET", taskKey(id), SETTLED_BY, SETTLED_AS)
+  if settled[1] == token then
+    code = tonumber(settled[2])
   end
 end
 local reply = {code, 0}

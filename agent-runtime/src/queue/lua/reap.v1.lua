@@ -6,7 +6,8 @@
   (nextDueMs was added as a fifth value; a caller that reads the first four still works, so
   the script kept its version.)
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1]     nowMs
   ARGV[2]     limit: at most this many expired leases and this many due retries per call
   ARGV[3]     default maxDeliveries, for tasks enqueued without one

@@ -2,7 +2,8 @@
   release.v1 — hand leased tasks back to ready untouched (a draining worker that cannot finish
   them in time). The delivery is not counted: the task did not fail, its worker stopped.
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1]     nowMs
   ARGV[2..]   id_1, token_1, id_2, token_2, ...
 

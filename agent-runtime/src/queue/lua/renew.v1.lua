@@ -1,7 +1,8 @@
 --[[
   renew.v1 — extend all of a worker's leases in one call.
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   ARGV[1]     nowMs
   ARGV[2]     leaseMs: each lease now ends at nowMs + leaseMs
   ARGV[3..]   id_1, token_1, id_2, token_2, ...

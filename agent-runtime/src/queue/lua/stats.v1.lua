@@ -1,7 +1,8 @@
 --[[
   stats.v1 — one consistent snapshot of an agent's queue, for metrics and the router.
 
-  KEYS[1..7]  ready, leases, delayed, dead, marker, task key prefix, seq (see includes/common.lua)
+  KEYS[1..8]  ready, leases, delayed, dead, marker, task key prefix, seq, claim record prefix
+              (see includes/common.lua)
   (no ARGV)
 
   Returns {readyP0, readyP1, readyP2, readyP3, inFlight, delayed, dead, oldestEnqueuedAtMs}

@@ -9,6 +9,7 @@
   KEYS[5]  wake marker   zset with the single member "w"; workers BZPOPMIN it
   KEYS[6]  task key prefix "<prefix>:{<agent>}:task:" (a task hash is KEYS[6] .. id)
   KEYS[7]  sequence      counter for new scores
+  KEYS[8]  claim record key prefix "<prefix>:{<agent>}:claim:" (see includes/claim.lua)
 ]]
 local PRIORITY_BAND = 1125899906842624 -- 2^50
 local LEASE_SEPARATOR = "|"            -- never in a task id
@@ -16,6 +17,10 @@ local LEASE_SEPARATOR = "|"            -- never in a task id
 local function taskKey(id)
   return KEYS[6] .. id
 end
+
+-- The lease token a delivery was settled (acked or failed) with, and how: a call whose reply was
+-- lost and which the client resends finds its own token here and answers as the first run did.
+local SETTLED_BY, SETTLED_AS = "settledBy", "settledAs"
 
 local function leaseMember(id, token)
   return id .. LEASE_SEPARATOR .. token
