@@ -5,7 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -14,19 +15,23 @@ import { REPO_ROOT, ScriptProcess, startRedis, uniquePrefix, waitUntil, type Red
 
 const BIN = path.join(REPO_ROOT, "agent-runtime", "bin", "agent-fleet.js");
 
+/** Where `dev` records its fleet for other commands: this file's own, not the user's. */
+const STATE_DIR = mkdtempSync(path.join(tmpdir(), "agent-fleet-state-"));
+afterAll(() => rmSync(STATE_DIR, { recursive: true, force: true }));
+
 /** The parent's environment without anything that would change what the CLI connects to. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) {
     if (
-      /^(REDIS_|ROUTER_|LLM_|EXECUTOR$|PORT$|AGENT_TYPE$|QUEUE_PREFIX$|OPENAI_|ANTHROPIC_|LOG_LEVEL$)/.test(
+      /^(REDIS_|ROUTER_|LLM_|EXECUTOR$|PORT$|AGENT_TYPE$|QUEUE_PREFIX$|OPENAI_|ANTHROPIC_|LOG_LEVEL$|AGENT_FLEET_|XDG_STATE_HOME$)/.test(
         key,
       )
     ) {
       delete env[key];
     }
   }
-  return { ...env, ...extra };
+  return { ...env, AGENT_FLEET_STATE_DIR: STATE_DIR, ...extra };
 }
 
 function cli(args: string[], env: Record<string, string> = {}): ScriptProcess {
@@ -88,7 +93,7 @@ describe("agent-fleet dev", () => {
     const env = { ROUTER_URL: routerUrl! };
 
     const submitted = await run(
-      ["submit", "--type", "code-review", "--input", "review this", "--wait", "--timeout", "20"],
+      ["submit", "--type", "code-review", "--prompt", "review this", "--wait", "--timeout", "20"],
       env,
     );
     expect(submitted.code).toBe(0);
@@ -110,6 +115,13 @@ describe("agent-fleet dev", () => {
     expect(queues.stdout).toMatch(/\nreviewer\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+-/);
     const dlq = await run(["dlq", "list", "--agent", "python"], { REDIS_URL: redisUrl! });
     expect(dlq).toMatchObject({ code: 0, stdout: "no dead-lettered python tasks" });
+    // Without REDIS_URL and ROUTER_URL, commands find this dev fleet's Redis and router.
+    expect(dev.output.join("\n")).toContain(`elsewhere: ROUTER_URL=${routerUrl!} REDIS_URL=${redisUrl!}`);
+    const found = await run(["dlq", "list", "--agent", "python"]);
+    expect(found.code).toBe(0);
+    expect(found.stdout).toContain(`using the Redis of agent-fleet dev (pid ${dev.pid!}): ${redisUrl!}`);
+    expect(found.stdout).toContain("no dead-lettered python tasks");
+    expect((await run(["queues"])).stdout).toMatch(/\nreviewer\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+-/);
     const unknown = await run(["submit", "--type", "make-coffee", "--input", "{}"], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toMatch(/400: invalid task\n\s+type: unknown task type "make-coffee"/);
@@ -120,6 +132,7 @@ describe("agent-fleet dev", () => {
     expect(dev.output.join("\n")).toContain("agent-fleet dev stopped");
     expect(alive(Number(redisPid))).toBe(false);
     expect(existsSync(redisDir!)).toBe(false);
+    expect(existsSync(path.join(STATE_DIR, "dev.json"))).toBe(false);
   });
 
   it("takes its private redis-server down with it even when SIGKILLed", async () => {
@@ -162,7 +175,7 @@ describe("agent-fleet dev with an LLM endpoint", () => {
       children.push(dev);
       const [, routerUrl] = await waitForLine(dev, /router {2}(http:\/\/127\.0\.0\.1:\d+)/);
       expect(dev.output.join("\n")).toContain(`agents  12 workers: openai (12) → fake-llm @ ${baseUrl}`);
-      const submitted = await run(["submit", "--type", "code-review", "--input", "check it", "--wait"], {
+      const submitted = await run(["submit", "--type", "code-review", "--prompt", "check it", "--wait"], {
         ROUTER_URL: routerUrl!,
       });
       expect(submitted.code).toBe(0);

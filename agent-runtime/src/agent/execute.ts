@@ -11,12 +11,13 @@ import { z } from "zod";
 import { agentForTask, taskTypesOf, type AgentType } from "../catalog";
 import { ExecutorError, type Executor } from "../executors";
 import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
-import { TaskIdSchema, TaskInputSchema } from "../queue/schema";
+import { ExecutorInputSchema } from "../executors/prompt";
+import { TaskIdSchema } from "../queue/schema";
 
 export const ExecuteBodySchema = z.strictObject({
   /** Optional when the `task-type` header carries it (the mesh routes on that header). */
   type: z.string().min(1).optional(),
-  input: TaskInputSchema,
+  input: ExecutorInputSchema,
   id: TaskIdSchema.optional(),
   /** Accepted for symmetry with POST /v1/tasks; the sync path runs at once whatever the priority. */
   priority: z.unknown().optional(),

@@ -6,14 +6,22 @@
 import { z } from "zod";
 import { AGENT_TYPES, isAgentType, type AgentType } from "../catalog";
 import { parseEnv } from "../lib/env";
+import { errorMessage } from "../lib/log";
+import { withTimeout } from "../lib/timeout";
 import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import { TaskQueue } from "../queue/client";
 import { RouterClient, TERMINAL_STATUSES } from "./client";
+import { readDevState } from "./dev-state";
 import { parseTaskInput } from "./input";
 import { formatAge, formatTable } from "./table";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
+}
+
+/** Redis did not answer: a failure (exit 1), not a usage error. */
+export class RedisUnreachableError extends Error {
+  override readonly name = "RedisUnreachableError";
 }
 
 export interface Output {
@@ -35,16 +43,16 @@ export interface SubmitOptions extends ClientOptions {
   type: string;
   priority?: string;
   id?: string;
-  input: string;
+  input?: string;
+  prompt?: string;
   wait: boolean;
   timeout: string;
 }
 
 export async function submitCommand(options: SubmitOptions, io: Output = stdio): Promise<number> {
-  const parsed = parseTaskInput(options.input);
-  // The queue stores objects; plain text becomes the prompt.
-  const input =
-    typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : { prompt: parsed };
+  // Every flag is checked before anything is submitted.
+  const input = parseTaskInput({ input: options.input, prompt: options.prompt });
+  const timeoutMs = seconds(options.timeout, "--timeout") * 1000;
   const client = new RouterClient({ url: options.routerUrl, token: options.token });
   const submitted = await client.submit({
     type: options.type,
@@ -56,7 +64,7 @@ export async function submitCommand(options: SubmitOptions, io: Output = stdio):
     io.out(JSON.stringify(submitted));
     return 0;
   }
-  const view = await client.wait(submitted.id, seconds(options.timeout, "--timeout") * 1000);
+  const view = await client.wait(submitted.id, timeoutMs);
   io.out(JSON.stringify(view, null, 2));
   return view.status === "succeeded" ? 0 : 1;
 }
@@ -97,6 +105,8 @@ const RedisEnvSchema = z.object(QueueEnvShape);
 
 export interface DlqOptions {
   agent: string;
+  /** Else REDIS_URL, else the running `agent-fleet dev`'s Redis. */
+  redisUrl?: string;
   id?: string[];
   limit: string;
   yes?: boolean;
@@ -120,15 +130,9 @@ export async function dlqCommand(
       `dlq purge deletes up to ${limit} dead ${agent} tasks for good; pass --yes to confirm, or --id to pick tasks`,
     );
   }
-  const redisEnv = parseEnv(RedisEnvSchema, env, { what: "redis", secrets: QUEUE_ENV_SECRETS });
-  const queue = new TaskQueue({
-    redis: redisEnv.REDIS_URL,
-    ...(redisEnv.REDIS_PASSWORD === undefined ? {} : { password: redisEnv.REDIS_PASSWORD }),
-    prefix: redisEnv.QUEUE_PREFIX,
-    // Fail fast instead of waiting for a Redis that is not there.
-    redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 3_000 },
-  });
-  queue.redis.on("error", () => undefined); // reported through the failing command
+  const target = resolveRedis(options.redisUrl, env);
+  if (target.note) io.err(`agent-fleet: ${target.note}`);
+  const queue = await connectQueue(target);
   try {
     if (action === "list") {
       const dead = await queue.listDead(agent, limit);
@@ -163,6 +167,86 @@ export async function dlqCommand(
   } finally {
     await queue.close();
   }
+}
+
+export interface RedisTarget {
+  url: string;
+  password: string | undefined;
+  prefix: string;
+  /** Said on stderr when the address was not given explicitly. */
+  note?: string;
+}
+
+/**
+ * Which Redis a command reads: --redis-url, else REDIS_URL, else the running `agent-fleet dev`'s
+ * (dev-state.ts). Never a guess: without any of them, a usage error — a Redis that happens to
+ * listen on 6379 may be anyone's.
+ */
+export function resolveRedis(flag: string | undefined, env: NodeJS.ProcessEnv): RedisTarget {
+  if (flag !== undefined && !/^rediss?:\/\/[^/]/.test(flag)) {
+    throw new UsageError(
+      `--redis-url ${JSON.stringify(flag)} is not a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0`,
+    );
+  }
+  const configured = flag ?? (env.REDIS_URL?.trim() || undefined);
+  const dev = configured === undefined ? readDevState(env) : undefined;
+  const url = configured ?? dev?.redisUrl;
+  if (url === undefined) {
+    throw new UsageError(
+      "dlq: no Redis to read: no agent-fleet dev is running here and neither --redis-url nor REDIS_URL is set; " +
+        "start agent-fleet dev, or pass --redis-url redis://<host>:<port> for the fleet's Redis",
+    );
+  }
+  const queueEnv = parseEnv(
+    RedisEnvSchema,
+    { ...env, REDIS_URL: url, QUEUE_PREFIX: env.QUEUE_PREFIX?.trim() || dev?.prefix },
+    { what: "redis", secrets: QUEUE_ENV_SECRETS },
+  );
+  const target = {
+    url: queueEnv.REDIS_URL,
+    password: queueEnv.REDIS_PASSWORD,
+    prefix: queueEnv.QUEUE_PREFIX,
+  };
+  return dev
+    ? {
+        ...target,
+        note: `using the Redis of agent-fleet dev (pid ${dev.pid}): ${redactUrl(url)} (prefix "${target.prefix}")`,
+      }
+    : target;
+}
+
+/** A TaskQueue that has connected, or one line saying which Redis did not answer (no endless reconnecting). */
+export async function connectQueue(target: RedisTarget): Promise<TaskQueue> {
+  const queue = new TaskQueue({
+    redis: target.url,
+    ...(target.password === undefined ? {} : { password: target.password }),
+    prefix: target.prefix,
+    redisOptions: {
+      lazyConnect: true,
+      connectTimeout: 3_000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    },
+  });
+  // Without retries ioredis rejects connect() with "Connection is closed."; the cause came as an event.
+  let cause: unknown;
+  queue.redis.on("error", (error: unknown) => (cause = error));
+  try {
+    await withTimeout(queue.redis.connect(), 5_000, "connecting");
+    return queue;
+  } catch (error) {
+    queue.redis.disconnect();
+    const reason = errorMessage(cause ?? error);
+    throw new RedisUnreachableError(
+      `cannot reach Redis at ${redactUrl(target.url)} (${/RESP|protocol/i.test(reason) ? "something answered there, but not Redis" : reason}); ` +
+        `start "agent-fleet dev", or point --redis-url or REDIS_URL at the fleet's Redis`,
+    );
+  }
+}
+
+/** A URL fit to print: its password, if any, hidden. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
 }
 
 export function agentArg(value: string | undefined): AgentType {

@@ -3,7 +3,8 @@
  * answers, else a private redis-server), the task router on loopback, and one worker per agent.
  * Executors: EXECUTOR when set; else the OpenAI-compatible server at LLM_BASE_URL when set; else
  * echo, so a fresh clone works with no model and no key. Ctrl-C drains, a second Ctrl-C forces;
- * either way the private redis-server and its folder are gone afterwards.
+ * either way the private redis-server and its folder are gone afterwards. While it runs, its
+ * router and Redis are recorded (dev-state.ts) so other commands find them.
  */
 import { isIP } from "node:net";
 import { Registry } from "prom-client";
@@ -19,7 +20,8 @@ import { withTimeout } from "../lib/timeout";
 import { startRouter, type RunningRouter } from "../router/main";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { loadWorkerEnv } from "../worker/env";
-import { UsageError, stdio, type Output } from "./commands";
+import { redactUrl, UsageError, stdio, type Output } from "./commands";
+import { removeDevState, writeDevState } from "./dev-state";
 import { startLocalRedis, type LocalRedis } from "./local-redis";
 
 export interface DevOptions {
@@ -126,7 +128,18 @@ export async function startDevFleet(
     }
     const drainMs = Number(baseEnv.DRAIN_TIMEOUT_SECONDS) * 1000;
 
-    io.out(banner(router.url, redisUrl, local, settings, router.queue.prefix, hasTokens));
+    const stateFile = writeDevState(
+      {
+        pid: process.pid,
+        routerUrl: router.url,
+        redisUrl,
+        prefix: router.queue.prefix,
+        startedAt: new Date().toISOString(),
+      },
+      env,
+    );
+    stack.push(() => Promise.resolve(removeDevState(process.pid, env)));
+    io.out(banner(router.url, redisUrl, local, settings, router.queue.prefix, hasTokens, stateFile));
     let stopping: Promise<void> | undefined;
     return {
       routerUrl: router.url,
@@ -208,6 +221,7 @@ function banner(
   settings: ExecutorSettings[],
   prefix: string,
   auth: boolean,
+  stateFile: string,
 ): string {
   const kinds = [...new Set(settings.map((s) => s.kind))];
   const executors =
@@ -225,15 +239,17 @@ function banner(
           .join("; ");
   const redis = local
     ? `${redisUrl}  (private redis-server pid ${local.pid} in ${local.dir}; discarded on exit)`
-    : `${redisUrl.replace(/\/\/[^@/]*@/, "//***@")}  (REDIS_URL, prefix "${prefix}")`;
+    : `${redactUrl(redisUrl)}  (REDIS_URL, prefix "${prefix}")`;
   const token = auth ? " -H 'authorization: Bearer <token>'" : "";
   return [
     "agent-fleet dev: the local fleet is up",
     `  router  ${routerUrl}  (auth ${auth ? "required" : "disabled: loopback only"})`,
     `  redis   ${redis}`,
     `  agents  ${settings.length} workers: ${executors}`,
-    `  try     npx agent-fleet submit --type code-review --input '{"prompt": "hello"}' --wait`,
+    `  try     npx agent-fleet submit --type code-review --prompt hello --wait`,
     `          curl${token} ${routerUrl}/v1/queues`,
+    `  others  agent-fleet commands on this machine find this fleet (${stateFile});`,
+    `          elsewhere: ROUTER_URL=${routerUrl} REDIS_URL=${redactUrl(redisUrl)}`,
     "  Ctrl-C drains and stops everything.",
   ].join("\n");
 }

@@ -4,16 +4,20 @@
  *   agent-fleet dev                          the local fleet (Redis, router, 12 workers)
  *   agent-fleet worker [--agent <type>]      an agent process (the agent image's command)
  *   agent-fleet router                       the task router (the router image's command)
- *   agent-fleet submit --type <t> --input <json|text|@file|-> [--priority] [--id] [--wait]
+ *   agent-fleet submit --type <t> (--prompt <text> | --input <json object>) [--priority] [--id] [--wait]
  *   agent-fleet status <id>                  a task's status and result
  *   agent-fleet queues                       ready/in-flight/delayed/dead per agent
- *   agent-fleet dlq list|retry|purge --agent <type>
+ *   agent-fleet dlq list|retry|purge --agent <type> [--redis-url <url>]
  *
- * Client commands reach the router at ROUTER_URL (default http://127.0.0.1:8080) with
- * ROUTER_TOKEN; dlq reaches Redis at REDIS_URL. Exit codes: 0 ok, 1 failure (or a task that
+ * Client commands reach the router at --router-url / ROUTER_URL, else the running `agent-fleet
+ * dev`'s, else http://127.0.0.1:8080, with ROUTER_TOKEN; dlq reaches Redis at --redis-url /
+ * REDIS_URL, else the running dev's (dev-state.ts). Exit codes: 0 ok, 1 failure (or a task that
  * failed), 2 usage or configuration error.
  */
-import { Command, CommanderError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { z } from "zod";
 import { runAgent } from "../agent/main";
 import { AGENT_TYPES } from "../catalog";
 import { DEFAULT_PORT } from "../contract";
@@ -33,6 +37,7 @@ import {
   type SubmitOptions,
 } from "./commands";
 import { devCommand, type DevOptions } from "./dev";
+import { readDevState } from "./dev-state";
 import { InputError } from "./input";
 import { LocalRedisError } from "./local-redis";
 
@@ -41,20 +46,54 @@ interface GlobalOptions {
   token?: string;
 }
 
+const DEFAULT_ROUTER_URL = `http://127.0.0.1:${DEFAULT_PORT}`;
+
+/** The version of the runtime package (agent-runtime/package.json, beside src/ and dist/). */
+export function runtimeVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+    return z.object({ version: z.string() }).parse(pkg).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** --router-url / ROUTER_URL when given, else the running dev fleet's router, else the default. */
+function routerUrlOf(value: string, source: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (source === "default") return readDevState(env)?.routerUrl ?? value;
+  let protocol = "";
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== "http:" && protocol !== "https:") {
+    const where = source === "env" ? "ROUTER_URL" : "--router-url";
+    throw new UsageError(
+      `${where} ${JSON.stringify(value)} is not an http:// or https:// URL, e.g. ${DEFAULT_ROUTER_URL}`,
+    );
+  }
+  return value;
+}
+
 export function buildProgram(env: NodeJS.ProcessEnv, setExit: (code: number) => void): Command {
   const program = new Command("agent-fleet")
     .description("Run and talk to the agent-fleet runtime: local fleet, workers, router, tasks and queues.")
+    .version(runtimeVersion(), "-V, --version", "print the version")
     .addOption(
-      new Option("--router-url <url>", "task router to talk to")
+      new Option("--router-url <url>", "task router to talk to (default: the running agent-fleet dev's)")
         .env("ROUTER_URL")
-        .default(`http://127.0.0.1:${DEFAULT_PORT}`),
+        .default(DEFAULT_ROUTER_URL),
     )
     .addOption(new Option("--token <token>", "bearer token for the router").env("ROUTER_TOKEN"))
     .showHelpAfterError()
     .exitOverride();
   const client = (): ClientOptions => {
     const g = program.opts<GlobalOptions>();
-    return { routerUrl: g.routerUrl, token: g.token };
+    return {
+      routerUrl: routerUrlOf(g.routerUrl, program.getOptionValueSource("routerUrl"), env),
+      token: g.token,
+    };
   };
 
   program
@@ -87,7 +126,11 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExit: (code: number) => 
     .command("submit")
     .description("submit a task through the router")
     .requiredOption("--type <type>", "task type, e.g. code-review")
-    .requiredOption("--input <input>", "JSON object, plain text (sent as the prompt), @file or - for stdin")
+    .option("--prompt <text>", "the prompt, as plain text; @file or - for stdin")
+    .option(
+      "--input <json>",
+      'the input as a JSON object, e.g. \'{"prompt": "...", "diff": "..."}\'; @file or -',
+    )
     .option("--priority <p>", "0-3, P0-P3 or critical|high|normal|low (default normal)")
     .option("--id <id>", "task id (a second submit with it is a duplicate)")
     .option("--wait", "wait for the result and print it", false)
@@ -111,9 +154,10 @@ export function buildProgram(env: NodeJS.ProcessEnv, setExit: (code: number) => 
   program
     .command("dlq")
     .description(
-      "dead-letter set of an agent, straight from Redis (env: REDIS_URL, REDIS_PASSWORD, QUEUE_PREFIX)",
+      "dead-letter set of an agent, straight from Redis (env: REDIS_URL, REDIS_PASSWORD, QUEUE_PREFIX; default: the running agent-fleet dev's)",
     )
-    .argument("<action>", "list | retry | purge")
+    .addArgument(new Argument("<action>", "what to do").choices(["list", "retry", "purge"]))
+    .option("--redis-url <url>", "the fleet's Redis (else REDIS_URL, else the running agent-fleet dev's)")
     .addOption(new Option("--agent <type>", "agent type").choices(AGENT_TYPES).makeOptionMandatory())
     .option("--id <ids...>", "only these task ids")
     .option("--limit <n>", "at most this many tasks", "100")

@@ -13,8 +13,16 @@
  * A handler that throws HttpError answers with its status and `{error, details}`; anything else
  * is a logged 500. The JSON helpers (readJsonBody, sendJson, HttpError, ...) live in ./json.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  maxHeaderSize,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import { HttpError, sendError, sendJson } from "./json";
 import { errorFields, logger as defaultLogger, type Logger } from "./log";
@@ -58,6 +66,9 @@ export class HttpServer {
     this.log = options.logger ?? defaultLogger;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+    this.server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+      this.answerClientError(error, socket),
+    );
     this.route("GET", "/healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
     this.route("GET", "/readyz", async (_req, res) => {
       const ready = !this.draining && (await (this.options.ready?.() ?? true));
@@ -110,6 +121,32 @@ export class HttpServer {
       this.server.closeIdleConnections();
     });
     return this.closing;
+  }
+
+  /**
+   * Requests node:http cannot parse (oversized headers, a broken request line) never reach a
+   * route; Node would answer them with an empty 400/431. They get the same JSON error body.
+   */
+  private answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, message] =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? [431, `request headers are larger than the ${maxHeaderSize}-byte limit; send smaller headers`]
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "the request headers did not arrive in time"]
+          : [400, `malformed HTTP request (${error.code ?? "unparsable"}); send HTTP/1.1`];
+    this.log.debug({ code: error.code, status }, "unparsable request refused");
+    const payload = JSON.stringify({ error: message });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
+        "content-type: application/json; charset=utf-8\r\n" +
+        `content-length: ${Buffer.byteLength(payload)}\r\n` +
+        "cache-control: no-store\r\nconnection: close\r\n\r\n" +
+        payload,
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
