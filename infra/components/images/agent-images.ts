@@ -71,6 +71,17 @@ export function dockerignorePatterns(): string[] {
   return ["*", ...BUILD_CONTEXT.include.map((p) => `!${p}`), ...BUILD_CONTEXT.exclude];
 }
 
+const CONTEXT_HELP = `the build needs ${[DOCKERFILE, ...BUILD_CONTEXT.include].join(", ")}`;
+
+/**
+ * Whether `root` holds everything the Dockerfile reads. The npm package ships none of it (npm never
+ * packs package-lock.json, which the image's `npm ci` needs): a project that installed agent-fleet
+ * gives a source checkout as `context`, or deploys prebuilt images.
+ */
+export function isBuildContext(root: string): boolean {
+  return [DOCKERFILE, ...BUILD_CONTEXT.include].every((rel) => existsSync(join(root, rel)));
+}
+
 /** The repository root above `start`: the first folder holding images/Dockerfile. */
 export function findRepositoryRoot(start: string = __dirname): string | undefined {
   for (let dir = start; ; dir = dirname(dir)) {
@@ -210,11 +221,15 @@ export function validateAgentImagesArgs(name: string, args: AgentImagesArgs, roo
     );
   }
   if (root === undefined) {
+    const where =
+      args.context === undefined
+        ? `no folder above ${__dirname} is an agent-fleet source checkout`
+        : `${args.context} is not an agent-fleet source checkout`;
     problems.add(
       "context",
-      args.context === undefined
-        ? `no folder above ${__dirname} holds ${DOCKERFILE}; pass the agent-fleet repository root`
-        : `${args.context} holds no ${DOCKERFILE}; pass the agent-fleet repository root`,
+      `${where} (${CONTEXT_HELP}); ` +
+        `pass args.context = a checkout of agent-fleet at this package's version, ` +
+        `or deploy prebuilt images by digest instead (stack config images.source: prebuilt)`,
     );
   }
   problems.throwIfAny();
@@ -238,7 +253,7 @@ export class AgentImages extends pulumi.ComponentResource implements ImageSet {
   constructor(name: string, args: AgentImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-fleet:images:AgentImages", name, {}, opts);
     const root = args.context ?? findRepositoryRoot();
-    const contextOk = root !== undefined && existsSync(join(root, DOCKERFILE));
+    const contextOk = root !== undefined && isBuildContext(root);
     validateAgentImagesArgs(name, args, contextOk ? root : undefined);
     const contextRoot = root as string;
 

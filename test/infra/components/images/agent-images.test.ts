@@ -234,7 +234,7 @@ describe("build context hash and release tags", () => {
         undefined,
       ),
     ).toThrow(
-      `AgentImages "images": agents[2]: "cobol" is not an agent type (allowed: ${AGENT_TYPES.join(", ")}); agents: an agent is listed twice; platforms: list at least one platform; tag: "-bad tag" is not a Docker tag (letters, digits, '_', '.', '-'; at most 115 characters); context: /nowhere holds no images/Dockerfile; pass the agent-fleet repository root`,
+      `AgentImages "images": agents[2]: "cobol" is not an agent type (allowed: ${AGENT_TYPES.join(", ")}); agents: an agent is listed twice; platforms: list at least one platform; tag: "-bad tag" is not a Docker tag (letters, digits, '_', '.', '-'; at most 115 characters); context: /nowhere is not an agent-fleet source checkout (the build needs images/Dockerfile, package.json, package-lock.json, tsconfig.base.json, policy/package.json, agent-runtime/, images/agents/); pass args.context = a checkout of agent-fleet at this package's version, or deploy prebuilt images by digest instead (stack config images.source: prebuilt)`,
     );
   });
 });
