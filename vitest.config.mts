@@ -38,6 +38,12 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "ci",
+          include: ["test/ci/**/*.test.ts"],
+        },
+      },
     ],
   },
 });
