@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { AGENT_CATALOG, AGENT_TYPES } from "../../../infra/catalog";
 import { formatKeyPath, StackConfigError } from "../../../infra/config/errors";
-import { readStackFile } from "../../../infra/config/load";
+import { fromEngineConfig, PROVIDER_NAMESPACES, readStackFile } from "../../../infra/config/load";
 import { resolveStackConfig, type FleetConfig } from "../../../infra/config/resolve";
 import { withStandIns } from "../../support/stand-ins";
 
@@ -138,6 +138,36 @@ describe("stack files", () => {
       return copy;
     };
     expect(strip(after)).toEqual(strip(before));
+  });
+});
+
+describe("config namespaces", () => {
+  it("the known namespaces are Pulumi's and those of the providers package.json depends on", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const providers = Object.keys(pkg.dependencies)
+      .filter((d) => d.startsWith("@pulumi/") && d !== "@pulumi/pulumi")
+      .map((d) => d.slice("@pulumi/".length));
+    expect([...PROVIDER_NAMESPACES].sort()).toEqual(["pulumi", ...providers].sort());
+  });
+
+  it("pulumi up refuses a key in an unknown namespace too, with the closest valid one", () => {
+    const raw = fromEngineConfig(
+      "dev",
+      {
+        "agent-fleet:cluster": JSON.stringify({ provider: "existing" }),
+        "agent-fleet:autoscaling": JSON.stringify({ mode: "hpa" }),
+        "agent-fleet:images": JSON.stringify({ source: "prebuilt", repository: "r", tag: "1" }),
+        "agent-fleet:runtime": JSON.stringify({ executor: "echo" }),
+        "agent-flet:router": JSON.stringify({ replicas: 1 }),
+        "kubernetes:context": "kind",
+      },
+      () => false,
+    );
+    expect(() => resolveStackConfig(raw)).toThrow(
+      'Pulumi.dev.yaml: agent-flet:router: unknown config namespace "agent-flet" (did you mean "agent-fleet:router"?)',
+    );
   });
 });
 
