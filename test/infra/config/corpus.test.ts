@@ -273,6 +273,25 @@ describe("bad input through the real CLI: exit code, every error, no stack trace
     return { ...result, unchanged: JSON.stringify([...tree(out)]) === JSON.stringify([...before]) };
   };
 
+  it("cost: a bad stack prints its errors (exit 1), an unknown option the usage (exit 2), no stack trace", async () => {
+    const r = ROWS.find((x) => x.change === "unknown GKE region")!;
+    const { dir } = project(r);
+    const cost = (args: string[]) =>
+      run(TSX, [join(ROOT, "infra/cost/cli.ts"), ...args], { cwd: ROOT }).then(
+        () => ({ code: 0, stderr: "" }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+      );
+    const bad = await cost(["--stack", "prod", "--dir", dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${expectedStart(r)} = "europe-west9": unknown GKE region`);
+    expect(bad.stderr).not.toMatch(/^\s+at /m);
+    const option = await cost(["--stack", "prod", "--detail"]);
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/^cost: Unknown option '--detail'/);
+    expect(option.stderr).toContain("usage: npm run cost -- --stack");
+    expect(option.stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
+
   it("a YAML tab: file:line:col and the parser's reason, exit 1", async () => {
     const r = ROWS.find((x) => x.change === "tab indentation")!;
     const result = await cli(r);
