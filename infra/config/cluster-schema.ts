@@ -3,10 +3,38 @@
  * discriminated union, so each backend's keys exist only in its variant).
  */
 import { z } from "zod";
+import { GCE_MACHINE_TYPES, GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../cost/prices";
 import { cidr, dnsLabel, labels, strict, taint, wholeNumber } from "./fields";
 
+/*
+ * Regions, zones, locations and machine types come from the price table (infra/cost/prices.ts):
+ * render's capacity check and the cost report need a node's size and price, so the stack may use
+ * only what the table knows. To use another, add it to the table with its prices.
+ */
+const PRICE_TABLE = "infra/cost/prices.ts";
+
+/** A string that must be one of `allowed`; the message names them and where they come from. */
+function fromPriceTable(what: string, allowed: readonly string[], allowedText = allowed.join(", ")) {
+  return z
+    .string({ error: `expected ${what}; allowed: ${allowedText} (from ${PRICE_TABLE})` })
+    .refine(
+      (value) => allowed.includes(value),
+      `unknown ${what}; allowed: ${allowedText} (from ${PRICE_TABLE})`,
+    );
+}
+
+const gcpZones = Object.values(GCP.regions).flatMap((r) => r.zones);
+const gkeRegion = fromPriceTable("GKE region", Object.keys(GCP.regions));
+const gkeZone = fromPriceTable("GKE zone", gcpZones);
+const gkeMachineType = fromPriceTable("machine type", GCE_MACHINE_TYPES, GCE_MACHINE_TYPES_TEXT);
+const hetznerLocation = fromPriceTable("Hetzner location", Object.keys(HETZNER.locations));
+const hetznerNetworkZone = fromPriceTable("Hetzner network zone", [
+  ...new Set(Object.values(HETZNER.locations)),
+]);
+const hetznerServerType = fromPriceTable("Hetzner server type", Object.keys(HETZNER.serverTypes));
+
 const gkeNodePool = strict({
-  machineType: z.string().default("e2-standard-8"),
+  machineType: gkeMachineType.default("e2-standard-8"),
   minNodes: wholeNumber(0).default(1),
   maxNodes: wholeNumber(1).default(3),
   diskSizeGb: wholeNumber(20).default(100),
@@ -17,7 +45,7 @@ const gkeNodePool = strict({
 });
 
 const hetznerNodePool = strict({
-  serverType: z.string().default("cpx41"),
+  serverType: hetznerServerType.default("cpx41"),
   minNodes: wholeNumber(0).default(1),
   maxNodes: wholeNumber(1).default(3),
   labels: labels.default({}),
@@ -39,10 +67,10 @@ const existingCluster = strict({
 const gkeCluster = strict({
   provider: z.literal("gke"),
   project: z.string().min(1),
-  region: z.string().min(1),
+  region: gkeRegion,
   /** Zonal cluster in this zone instead of a regional one. */
-  zone: z.string().optional(),
-  nodeLocations: z.array(z.string()).optional(),
+  zone: gkeZone.optional(),
+  nodeLocations: z.array(gkeZone).optional(),
   releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default("REGULAR"),
   network: strict({
     nodesCidr: cidr.default("10.10.0.0/20"),
@@ -58,8 +86,8 @@ const gkeCluster = strict({
 
 const hetznerCluster = strict({
   provider: z.literal("hetzner-k3s"),
-  location: z.string().default("nbg1"),
-  networkZone: z.string().default("eu-central"),
+  location: hetznerLocation.default("nbg1"),
+  networkZone: hetznerNetworkZone.default("eu-central"),
   k3sVersion: z.string().regex(/^v\d+\.\d+\.\d+\+k3s\d+$/, 'expected a K3s release such as "v1.33.5+k3s1"'),
   image: z.string().default("ubuntu-24.04"),
   network: strict({ cidr: cidr.default("10.0.0.0/16"), subnetCidr: cidr.default("10.0.1.0/24") }).prefault(
@@ -69,7 +97,7 @@ const hetznerCluster = strict({
     count: z
       .union([z.literal(1), z.literal(3)], { error: "expected 1 or 3 (3 = embedded-etcd HA)" })
       .default(1),
-    serverType: z.string().default("cpx31"),
+    serverType: hetznerServerType.default("cpx31"),
   }).prefault({}),
   firewall: strict({
     apiCidrs: z.array(cidr).min(1, "list at least one CIDR allowed to reach the Kubernetes API"),

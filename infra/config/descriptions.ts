@@ -2,6 +2,7 @@
  * One sentence per config key for docs/configuration.md. `npm run docs:check` fails when a schema
  * key has no entry here or an entry names a key the schema no longer has.
  */
+import { GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../cost/prices";
 
 export const SECTION_DESCRIPTIONS: Record<string, string> = {
   namespace:
@@ -70,9 +71,13 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "cluster.nodePools.<pool>.nodeSelector": "Node labels that select the pool's nodes on an existing cluster.",
   ...prefixed("cluster.nodePools.<pool>", taints),
   "cluster.project": "GCP project id.",
-  "cluster.region": "GCP region; the cluster is regional unless `zone` is set.",
-  "cluster.zone": "Make the cluster zonal in this zone (cheaper control plane, no zone redundancy).",
-  "cluster.nodeLocations": "Zones the node pools span (default: the region's zones chosen by GKE).",
+  "cluster.region":
+    "GCP region; the cluster is regional unless `zone` is set. One of the price table's regions (`infra/cost/prices.ts`: " +
+    `${Object.keys(GCP.regions).join(", ")}).`,
+  "cluster.zone":
+    "Make the cluster zonal in this zone (cheaper control plane, no zone redundancy). A zone of `region` as the price table lists them.",
+  "cluster.nodeLocations":
+    "Zones the node pools span (default: the region's zones chosen by GKE); zones of `region` as the price table lists them.",
   "cluster.releaseChannel": "GKE release channel.",
   "cluster.network":
     "Network ranges (GKE: VPC-native subnet and secondary ranges; Hetzner: private network and subnet).",
@@ -83,7 +88,9 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "cluster.masterAuthorizedNetworks": "Networks allowed to reach the control plane (at least one).",
   "cluster.masterAuthorizedNetworks[].name": "Display name of the network.",
   "cluster.masterAuthorizedNetworks[].cidr": "The network's IPv4 CIDR.",
-  "cluster.nodePools.<pool>.machineType": "Compute Engine machine type of the pool's nodes.",
+  "cluster.nodePools.<pool>.machineType":
+    "Compute Engine machine type of the pool's nodes: a predefined type of the price table, so capacity and cost " +
+    `can be checked (\`GCP.machineTypes\`: ${GCE_MACHINE_TYPES_TEXT}).`,
   "cluster.nodePools.<pool>.minNodes": "Fewest nodes (per zone on GKE) the pool autoscaler keeps.",
   "cluster.nodePools.<pool>.maxNodes": "Most nodes the pool autoscaler may add.",
   "cluster.nodePools.<pool>.diskSizeGb": "Boot disk size in GB.",
@@ -92,20 +99,25 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "cluster.nodePools.<pool>.gpu": "Attach GPUs to every node of the pool.",
   "cluster.nodePools.<pool>.gpu.type": "Accelerator type, e.g. `nvidia-l4`.",
   "cluster.nodePools.<pool>.gpu.count": "GPUs per node.",
-  "cluster.location": "Hetzner location of the servers.",
-  "cluster.networkZone": "Hetzner network zone of the private subnet.",
+  "cluster.location":
+    "Hetzner location of the servers: one the price table prices (`HETZNER.locations`: " +
+    `${Object.keys(HETZNER.locations).join(", ")}).`,
+  "cluster.networkZone":
+    "Hetzner network zone of the private subnet: the location's, as the price table lists it.",
   "cluster.k3sVersion": "Pinned K3s release installed by cloud-init.",
   "cluster.image": "Server OS image.",
   "cluster.network.cidr": "Private network range.",
   "cluster.network.subnetCidr": "Subnet the servers attach to.",
   "cluster.controlPlane": "Control-plane servers.",
   "cluster.controlPlane.count": "1, or 3 for embedded-etcd high availability.",
-  "cluster.controlPlane.serverType": "Hetzner server type of the control-plane servers.",
+  "cluster.controlPlane.serverType":
+    "Hetzner server type of the control-plane servers, one of the price table's (`HETZNER.serverTypes`).",
   "cluster.firewall": "Firewall of every server: nothing is open to the internet beyond these.",
   "cluster.firewall.apiCidrs": "CIDRs allowed to reach the Kubernetes API (6443).",
   "cluster.firewall.sshCidrs": "CIDRs allowed to reach SSH (22); empty closes SSH.",
   "cluster.sshKeys": "Names of Hetzner SSH keys installed on the servers.",
-  "cluster.nodePools.<pool>.serverType": "Hetzner server type of the pool's workers.",
+  "cluster.nodePools.<pool>.serverType":
+    "Hetzner server type of the pool's workers, one of the price table's (`HETZNER.serverTypes`).",
 
   autoscaling: "How agents scale.",
   "autoscaling.mode": "`fixed` or `hpa`.",

@@ -3,8 +3,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { configurationMarkdown, descriptionDrift } from "./docs";
 
+const USAGE =
+  "usage: npm run docs:config (tsx infra/config/docs-cli.ts --write) | npm run docs:check (--check)";
 const target = join(__dirname, "..", "..", "docs", "configuration.md");
-const mode = process.argv.includes("--write") ? "write" : "check";
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => a !== "--write" && a !== "--check");
+if (unknown.length > 0 || args.length > 1) {
+  console.error(
+    `docs: ${unknown.length ? `unknown argument ${unknown.join(" ")}` : "give one of --write, --check"}\n${USAGE}`,
+  );
+  process.exit(2);
+}
+const mode = args[0] === "--write" ? "write" : "check";
 
 const drift = descriptionDrift();
 if (drift.missing.length || drift.stale.length) {

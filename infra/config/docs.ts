@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { SECTION_DESCRIPTIONS, KEY_DESCRIPTIONS } from "./descriptions";
+import { PROVIDER_NAMESPACES } from "./load";
 import { stackConfigSchema } from "./schema";
 
 interface JsonSchema {
@@ -160,6 +161,20 @@ export function configurationMarkdown(): string {
     "capacity plan) fills in every agent value it does not set. `npm run render -- --stack <name>`",
     "validates a stack file offline and reports every error at once, each naming the file, the key",
     "path, the value and what is allowed.",
+    "",
+    "Every `config:` key of a stack file is `<namespace>:<key>`. Besides `agent-fleet`, the namespaces",
+    "allowed are Pulumi's and those of the providers the program uses",
+    `(${PROVIDER_NAMESPACES.map((n) => `\`${n}\``).join(", ")}); a key in any other namespace is an`,
+    "error that names the closest valid key (a typo such as `agent-flet:router` would otherwise be",
+    "ignored and its section fall back to defaults). A `secure:` value must not be empty.",
+    "",
+    "GKE regions, zones and machine types, and Hetzner locations and server types, must be ones the",
+    "price table `infra/cost/prices.ts` lists: render's capacity check and `npm run cost` need each",
+    "node's size and price. To use another, add it to the table with its prices.",
+    "",
+    "`npm run render -- --stack <name> --out <dir>` writes into a new or empty folder, or over an",
+    "earlier render: it leaves a `.agent-fleet-render` marker listing its files, replaces only those",
+    "next time, and refuses (deleting nothing) a folder that holds anything else.",
     "",
     "`<agent>` is one of the 12 agents (python, frontend, backend, devops, tester, researcher,",
     "coordinator, reviewer, security, data, ml, integration); `<pool>` is a node-pool name; a key",

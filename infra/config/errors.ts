@@ -5,8 +5,13 @@ export const CONFIG_NAMESPACE = "agent-fleet";
 export type KeyPath = readonly (string | number)[];
 
 export interface ConfigIssue {
+  /** The key path inside the `agent-fleet` namespace. */
   path: KeyPath;
   message: string;
+  /** Shown instead of `path` for what lies outside the namespace: another namespace's key, `config`. */
+  key?: string;
+  /** Where in the file, for errors the YAML parser reports. */
+  position?: { line: number; col: number };
   /** The offending value; omitted for missing keys, hidden for secrets. */
   value?: unknown;
   hideValue?: boolean;
@@ -37,7 +42,34 @@ export function formatIssue(file: string, issue: ConfigIssue): string {
     : issue.value === undefined
       ? ""
       : ` = ${formatValue(issue.value)}`;
-  return `${file}: ${formatKeyPath(issue.path)}${shown}: ${issue.message}`;
+  const where = issue.position ? `${file}:${issue.position.line}:${issue.position.col}` : file;
+  const key = issue.key ?? (issue.path.length > 0 ? formatKeyPath(issue.path) : undefined);
+  return key === undefined ? `${where}: ${issue.message}` : `${where}: ${key}${shown}: ${issue.message}`;
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The candidate closest to `word` (a typo's likely meaning), when one is close enough to suggest. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 /** All the errors of one stack file, reported together. */

@@ -13,6 +13,7 @@
 import type { FleetConfig } from "../config/resolve";
 import { gkeNodeBudget, k3sNodeBudget, type Amount, type NodeBudget } from "./overhead";
 import {
+  GCE_MACHINE_TYPES_TEXT,
   GCP,
   HETZNER,
   HOURS_PER_MONTH,
@@ -103,7 +104,11 @@ interface PoolSpec {
   maxNodes: number;
 }
 
-function poolSpecs(config: FleetConfig, warnings: string[]): Record<string, PoolSpec> | undefined {
+function poolSpecs(
+  config: FleetConfig,
+  problems: string[],
+  warnings: string[],
+): Record<string, PoolSpec> | undefined {
   const c = config.cluster;
   if (c.provider === "gke") {
     return Object.fromEntries(
@@ -111,9 +116,11 @@ function poolSpecs(config: FleetConfig, warnings: string[]): Record<string, Pool
         const shape = gceMachineShape(p.machineType);
         const hourly = gceHourlyPrice(c.region, p.machineType);
         const disk = GCP.regions[c.region]?.pdBalancedGbMonth;
+        // Stack config admits only the table's machine types; a library caller's other one must not
+        // pass unchecked.
         if (!shape)
-          warnings.push(
-            `node pool ${pool}: ${p.machineType} is not a predefined machine type this report knows; capacity not checked`,
+          problems.push(
+            `node pool ${pool}: machine type ${p.machineType} is not in infra/cost/prices.ts, so its capacity cannot be checked; use one of ${GCE_MACHINE_TYPES_TEXT}`,
           );
         if (hourly === undefined || disk === undefined) {
           warnings.push(
@@ -141,8 +148,8 @@ function poolSpecs(config: FleetConfig, warnings: string[]): Record<string, Pool
       Object.entries(c.nodePools).map(([pool, p]) => {
         const type = HETZNER.serverTypes[p.serverType];
         if (!type)
-          warnings.push(
-            `node pool ${pool}: server type ${p.serverType} is not in infra/cost/prices.ts; capacity not checked`,
+          problems.push(
+            `node pool ${pool}: server type ${p.serverType} is not in infra/cost/prices.ts, so its capacity cannot be checked; use one of ${Object.keys(HETZNER.serverTypes).join(", ")}`,
           );
         const spec: PoolSpec = {
           nodeType: p.serverType,
@@ -214,7 +221,7 @@ function culprit(groups: PodGroup[], allocatable: Amount, maxNodes: number): Pod
 export function capacityPlan(config: FleetConfig): CapacityPlan {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const specs = poolSpecs(config, warnings);
+  const specs = poolSpecs(config, problems, warnings);
   const groups = fleetPods(config);
   if (specs && generalPool(config) === undefined) {
     problems.push(

@@ -25,6 +25,8 @@ export interface FamilyRate {
 }
 
 export interface GcpRegionPrices {
+  /** The region's zones: `cluster.zone` and `cluster.nodeLocations` must be among them. */
+  zones: string[];
   families: Record<string, FamilyRate>;
   /** pd-balanced boot disks, per GB and month. */
   pdBalancedGbMonth: number;
@@ -33,7 +35,13 @@ export interface GcpRegionPrices {
 export const GCP: PriceTableInfo & {
   /** GKE cluster management fee per cluster and hour (Standard, zonal or regional). */
   clusterFeeHour: number;
+  /** The regions stack config may use (`cluster.region`): those priced here. */
   regions: Record<string, GcpRegionPrices>;
+  /**
+   * The predefined machine types stack config may use (`machineType`): vCPU counts per family and
+   * class, `<family>-<class>-<vCPUs>`. Every family here is priced in every region above.
+   */
+  machineTypes: Record<string, Record<GceMachineClass, number[]>>;
 } = {
   asOf: "2026-11-21",
   currency: "USD",
@@ -49,6 +57,7 @@ export const GCP: PriceTableInfo & {
   clusterFeeHour: 0.1,
   regions: {
     "us-central1": {
+      zones: ["us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"],
       families: {
         e2: { vcpuHour: 0.021811, gibHour: 0.002923 },
         n2: { vcpuHour: 0.031611, gibHour: 0.004237 },
@@ -57,6 +66,7 @@ export const GCP: PriceTableInfo & {
       pdBalancedGbMonth: 0.1,
     },
     "europe-west4": {
+      zones: ["europe-west4-a", "europe-west4-b", "europe-west4-c"],
       families: {
         e2: { vcpuHour: 0.024, gibHour: 0.003216 },
         n2: { vcpuHour: 0.034773, gibHour: 0.004661 },
@@ -65,10 +75,37 @@ export const GCP: PriceTableInfo & {
       pdBalancedGbMonth: 0.11,
     },
   },
+  machineTypes: {
+    e2: { standard: [2, 4, 8, 16, 32], highmem: [2, 4, 8, 16], highcpu: [2, 4, 8, 16, 32] },
+    n2: {
+      standard: [2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
+      highmem: [2, 4, 8, 16, 32, 48, 64, 80, 96, 128],
+      highcpu: [2, 4, 8, 16, 32, 48, 64, 80, 96],
+    },
+    n2d: {
+      standard: [2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
+      highmem: [2, 4, 8, 16, 32, 48, 64, 80, 96],
+      highcpu: [2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224],
+    },
+  },
 };
 
 /** Memory per vCPU (GiB) of GCE's predefined machine classes. */
-const GCE_CLASS_MEMORY: Record<string, number> = { standard: 4, highmem: 8, highcpu: 1 };
+const GCE_CLASS_MEMORY = { standard: 4, highmem: 8, highcpu: 1 };
+export type GceMachineClass = keyof typeof GCE_CLASS_MEMORY;
+
+/** Every machine type of GCP.machineTypes, e.g. "e2-standard-16". */
+export const GCE_MACHINE_TYPES: readonly string[] = Object.entries(GCP.machineTypes).flatMap(
+  ([family, classes]) =>
+    Object.entries(classes).flatMap(([cls, counts]) => counts.map((n) => `${family}-${cls}-${n}`)),
+);
+
+/** GCP.machineTypes in a line: "e2-standard-{2,4,8,16,32}, e2-highmem-{2,4,8,16}, ...". */
+export const GCE_MACHINE_TYPES_TEXT = Object.entries(GCP.machineTypes)
+  .flatMap(([family, classes]) =>
+    Object.entries(classes).map(([cls, counts]) => `${family}-${cls}-{${counts.join(",")}}`),
+  )
+  .join(", ");
 
 /** vCPUs and memory of a predefined GCE machine type such as "n2-highmem-16"; undefined for others. */
 export function gceMachineShape(
@@ -76,9 +113,9 @@ export function gceMachineShape(
 ): { vcpu: number; memoryGiB: number; family: string } | undefined {
   const m = /^([a-z0-9]+)-(standard|highmem|highcpu)-(\d+)$/.exec(machineType);
   if (!m) return undefined;
-  const [, family, cls, n] = m as unknown as [string, string, string, string];
+  const [, family, cls, n] = m as unknown as [string, string, GceMachineClass, string];
   const vcpu = Number(n);
-  return { family, vcpu, memoryGiB: vcpu * (GCE_CLASS_MEMORY[cls] ?? 0) };
+  return { family, vcpu, memoryGiB: vcpu * GCE_CLASS_MEMORY[cls] };
 }
 
 /** Hourly on-demand price of a predefined machine type in a region; undefined when the table lacks it. */
@@ -97,6 +134,12 @@ export interface HetznerServerType {
 }
 
 export const HETZNER: PriceTableInfo & {
+  /**
+   * The locations stack config may use (`cluster.location`), each with its network zone: those the
+   * server prices below hold for (Germany, Finland).
+   */
+  locations: Record<string, string>;
+  /** The server types stack config may use (`serverType`). */
   serverTypes: Record<string, HetznerServerType>;
   /** A Primary IPv4 per month (every node has one; IPv6 is switched off). */
   ipv4Monthly: number;
@@ -112,6 +155,7 @@ export const HETZNER: PriceTableInfo & {
     "adjusted cloud prices on 2026-04-01 and for new orders on 2026-06-15, so check the live price list " +
     "before budgeting. Volumes, load balancers, snapshots and traffic beyond the included quota are not included.",
   ipv4Monthly: 0.5,
+  locations: { fsn1: "eu-central", nbg1: "eu-central", hel1: "eu-central" },
   serverTypes: {
     cx22: { vcpu: 2, memoryGiB: 4, monthly: 3.79 },
     cx32: { vcpu: 4, memoryGiB: 8, monthly: 6.8 },

@@ -2,7 +2,7 @@
  * Offline render: evaluates the program for one stack file under Pulumi runtime mocks (no Pulumi
  * CLI, no cloud, no cluster) and turns the recorded Kubernetes resources into manifests.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
@@ -11,6 +11,7 @@ import { resolveStackConfig, type FleetConfig } from "../config/resolve";
 import { assertCapacity } from "../cost/capacity";
 import { deployFleet } from "../program/deploy";
 import { installMocks, type RecordedResource } from "./mocks";
+import { markerText, previousRender, RENDER_MARKER, replaceRender } from "./out-dir";
 
 export interface RenderedObject {
   apiVersion: string;
@@ -165,11 +166,14 @@ function otherFile(r: RecordedResource): string {
 }
 
 /**
- * Writes one YAML file per object into `outDir`, replacing it whole: the files go to a temporary
- * folder beside it first, so a failure leaves the previous render untouched.
+ * Writes one YAML file per object into `outDir`, with a marker listing them (out-dir.ts). `outDir`
+ * must be new, empty or an earlier render holding nothing else (RenderOutError otherwise). The
+ * files go to a temporary folder beside it first, the marker last, and the folder is swapped in
+ * whole: a failure leaves the previous render untouched, never half of a new one.
  */
-export function writeRender(result: RenderResult, outDir: string): string[] {
+export function writeRender(result: Pick<RenderResult, "objects" | "others">, outDir: string): RenderWritten {
   const target = resolve(outDir);
+  const previous = previousRender(target);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = mkdtempSync(`${target}.tmp-`);
   const files: string[] = [];
@@ -183,11 +187,18 @@ export function writeRender(result: RenderResult, outDir: string): string[] {
     for (const r of [...result.others].sort((a, b) => otherFile(a).localeCompare(otherFile(b)))) {
       write(otherFile(r), { type: r.type, name: r.name, inputs: r.redacted });
     }
-    rmSync(target, { recursive: true, force: true });
-    renameSync(tmp, target);
+    writeFileSync(join(tmp, RENDER_MARKER), markerText(files));
+    const leftOver = replaceRender(tmp, target, previous);
+    return { files, ...(leftOver ? { leftOver } : {}) };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  return files;
+}
+
+export interface RenderWritten {
+  /** The files written, relative to the output folder (the marker not included). */
+  files: string[];
+  /** A folder holding what appeared in the earlier render's folder while rendering (kept, not deleted). */
+  leftOver?: string;
 }

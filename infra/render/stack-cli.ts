@@ -11,18 +11,26 @@ export type StackCommand =
 
 /**
  * Parses `argv` with the command's own options plus --stack, --dir and --help; resolves the stack
- * file. Returns the exit code instead when there is nothing to run (help, usage or a missing file).
+ * file. Returns the exit code instead when there is nothing to run (help, usage, a bad option or a
+ * missing file: 2).
  */
 export function parseStackCommand(command: string, usage: string, options: Options): StackCommand {
-  const { values }: { values: Record<string, unknown> } = parseArgs({
-    options: {
-      ...options,
-      stack: { type: "string", short: "s" },
-      dir: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        ...options,
+        stack: { type: "string", short: "s" },
+        dir: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    // An unknown option, a missing option value or a stray argument: what was wrong, then usage.
+    console.error(`${command}: ${err instanceof Error ? err.message : String(err)}\n${usage}`);
+    return { exit: 2 };
+  }
   if (values.help) {
     console.log(usage);
     return { exit: 0 };

@@ -233,6 +233,26 @@ describe("assertCapacity", () => {
     expect(() => assertCapacity(config)).toThrow("every pool has a NoSchedule/NoExecute taint");
   });
 
+  it("never skips the check silently: a machine type the price table lacks is a stack config error, and a problem for callers that bypass the schema", () => {
+    const setAgentsPool = (key: string, value: string) => (v: Record<string, unknown>) => {
+      ((v.cluster as Record<string, unknown>).nodePools as Record<string, Record<string, unknown>>).agents![
+        key
+      ] = value;
+    };
+    expect(() => stackConfig("prod", setAgentsPool("machineType", "e2-standard-7"))).toThrow(
+      'agent-fleet:cluster.nodePools.agents.machineType = "e2-standard-7": unknown machine type; allowed: e2-standard-{2,4,8,16,32}',
+    );
+    expect(() => stackConfig("staging", setAgentsPool("serverType", "cpx99"))).toThrow(
+      'agent-fleet:cluster.nodePools.agents.serverType = "cpx99": unknown Hetzner server type; allowed: cx22, cx32',
+    );
+    const config = stackConfig("prod");
+    if (config.cluster.provider !== "gke") throw new Error("prod is gke");
+    config.cluster.nodePools.agents!.machineType = "e2-custom-8-16384";
+    expect(() => assertCapacity(config)).toThrow(
+      "node pool agents: machine type e2-custom-8-16384 is not in infra/cost/prices.ts, so its capacity cannot be checked",
+    );
+  });
+
   it("passes the three stacks as configured", () => {
     for (const stack of ["dev", "staging", "prod"])
       expect(() => assertCapacity(stackConfig(stack))).not.toThrow();

@@ -1,11 +1,21 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { renderConfig } from "../../infra/render/render";
+import { RENDER_MARKER, RenderOutError } from "../../infra/render/out-dir";
+import { renderConfig, writeRender, type RenderedObject } from "../../infra/render/render";
 import { standInStackFile } from "../support/stand-ins";
 import { byName, renderStackConfig, stackConfig, type Manifest } from "./support/stacks";
 
@@ -123,6 +133,94 @@ describe("npm run render", () => {
     writeFileSync(stackFile, readFileSync(stackFile, "utf8") + "  agent-fleet:bogus: 1\n");
     expect((await render(["--stack", "dev", "--out", out, "--dir", dir])).code).toBe(1);
     expect(tree(out)).toEqual(before);
+  }, 60_000);
+});
+
+describe("render --out never deletes what render did not write", () => {
+  const object = (file: string): RenderedObject => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    name: file,
+    file,
+    manifest: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: file } },
+  });
+  const result = (...files: string[]) => ({ objects: files.map(object), others: [] });
+  const folder = (files: Record<string, string>) => {
+    const dir = mkdtempSync(join(scratch, "out-"));
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    }
+    return dir;
+  };
+
+  it("refuses a non-empty folder that is not an earlier render, naming its files; deletes nothing", () => {
+    const dir = folder({ "package.json": "{}", "src/main.ts": "x" });
+    const before = tree(dir);
+    expect(() => writeRender(result("a/b.yaml"), dir)).toThrow(RenderOutError);
+    expect(() => writeRender(result("a/b.yaml"), dir)).toThrow(
+      `render: will not write into ${dir}: it is not empty and not an earlier render (it has no .agent-fleet-render file), ` +
+        "and render replaces its whole output folder. It holds package.json, src/main.ts. Give a new or empty folder " +
+        "for --out (the default is .render/<stack>), or move those files away.",
+    );
+    expect(tree(dir)).toEqual(before);
+    expect(readdirSync(scratch).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("writes a marker listing its files, and on re-render replaces exactly those", () => {
+    const dir = join(mkdtempSync(join(scratch, "out-")), "render");
+    writeRender(result("ns/a.yaml", "ns/old.yaml"), dir);
+    expect(readFileSync(join(dir, RENDER_MARKER), "utf8")).toMatch(/^# .*\nns\/a\.yaml\nns\/old\.yaml\n$/s);
+    writeRender(result("ns/a.yaml", "_cluster/b.yaml"), dir);
+    expect([...tree(dir).keys()]).toEqual([RENDER_MARKER, "_cluster/b.yaml", "ns/a.yaml"]);
+    expect(readdirSync(dirname(dir))).toEqual(["render"]);
+  });
+
+  it("refuses an earlier render that holds a file of someone else's, naming it", () => {
+    const dir = join(mkdtempSync(join(scratch, "out-")), "render");
+    writeRender(result("ns/a.yaml"), dir);
+    writeFileSync(join(dir, "ns", "notes.txt"), "mine");
+    const before = tree(dir);
+    expect(() => writeRender(result("ns/a.yaml"), dir)).toThrow(
+      `render: will not replace ${dir}: it holds files the earlier render did not write: ns/notes.txt. ` +
+        "Move them out of the folder, or give another --out.",
+    );
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it("a marker cannot make render delete outside the folder", () => {
+    const dir = folder({ [RENDER_MARKER]: "../victim.txt\n" });
+    expect(() => writeRender(result("a.yaml"), dir)).toThrow(
+      /lists paths outside the folder \(\.\.\/victim\.txt\)/,
+    );
+  });
+
+  it("a failure while writing leaves the earlier render whole and no half-written folder", () => {
+    const dir = join(mkdtempSync(join(scratch, "out-")), "render");
+    writeRender(result("ns/a.yaml"), dir);
+    const before = tree(dir);
+    // "x.yaml" as a file, then as a folder: the second write fails half-way through the render.
+    expect(() => writeRender(result("x.yaml", "x.yaml/y.yaml"), dir)).toThrow();
+    expect(tree(dir)).toEqual(before);
+    expect(readdirSync(dirname(dir))).toEqual(["render"]);
+  });
+
+  it("the CLI refuses --out of a non-empty folder without a stack trace and writes nothing", async () => {
+    const dir = folder({ "keep.txt": "precious" });
+    const result = await render(["--stack", "dev", "--out", dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`render: will not write into ${dir}: it is not empty`);
+    expect(result.stderr).toContain("It holds keep.txt.");
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(tree(dir)).toEqual(new Map([["keep.txt", "precious"]]));
+  }, 60_000);
+
+  it("an unknown option prints it with the usage, exit 2, no stack trace", async () => {
+    const result = await render(["--stack", "dev", "--outt", "x"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^render: Unknown option '--outt'/);
+    expect(result.stderr).toContain("usage: npm run render -- --stack");
+    expect(result.stderr).not.toMatch(/^\s+at /m);
   }, 60_000);
 });
 

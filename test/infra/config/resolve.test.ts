@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { AGENT_CATALOG, AGENT_TYPES } from "../../../infra/catalog";
 import { formatKeyPath, StackConfigError } from "../../../infra/config/errors";
-import { readStackFile } from "../../../infra/config/load";
+import { fromEngineConfig, PROVIDER_NAMESPACES, readStackFile } from "../../../infra/config/load";
 import { resolveStackConfig, type FleetConfig } from "../../../infra/config/resolve";
 import { withStandIns } from "../../support/stand-ins";
 
@@ -141,6 +141,36 @@ describe("stack files", () => {
   });
 });
 
+describe("config namespaces", () => {
+  it("the known namespaces are Pulumi's and those of the providers package.json depends on", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const providers = Object.keys(pkg.dependencies)
+      .filter((d) => d.startsWith("@pulumi/") && d !== "@pulumi/pulumi")
+      .map((d) => d.slice("@pulumi/".length));
+    expect([...PROVIDER_NAMESPACES].sort()).toEqual(["pulumi", ...providers].sort());
+  });
+
+  it("pulumi up refuses a key in an unknown namespace too, with the closest valid one", () => {
+    const raw = fromEngineConfig(
+      "dev",
+      {
+        "agent-fleet:cluster": JSON.stringify({ provider: "existing" }),
+        "agent-fleet:autoscaling": JSON.stringify({ mode: "hpa" }),
+        "agent-fleet:images": JSON.stringify({ source: "prebuilt", repository: "r", tag: "1" }),
+        "agent-fleet:runtime": JSON.stringify({ executor: "echo" }),
+        "agent-flet:router": JSON.stringify({ replicas: 1 }),
+        "kubernetes:context": "kind",
+      },
+      () => false,
+    );
+    expect(() => resolveStackConfig(raw)).toThrow(
+      'Pulumi.dev.yaml: agent-flet:router: unknown config namespace "agent-flet" (did you mean "agent-fleet:router"?)',
+    );
+  });
+});
+
 describe("defaults merge", () => {
   it("a stack file holds only what differs: catalog values fill the rest", () => {
     const c = resolve(withAgents(base(), { tester: { maxReplicas: 12 } }));
@@ -199,7 +229,33 @@ describe("errors name the file, the key path, the value and what is allowed", ()
       'Pulumi.test.yaml: agent-fleet:agents.backend.resources.limits.cpu = "500m": must be >= requests.cpu (1)',
     ]);
     expect(errorsOf(withAgents(base(), { ml: { resources: { requests: { memory: "100Gi" } } } }))).toEqual([
-      'Pulumi.test.yaml: agent-fleet:agents.ml.resources.limits.memory = "64Gi": must be >= requests.memory (100Gi)',
+      'Pulumi.test.yaml: agent-fleet:agents.ml.resources.requests.memory = "100Gi": must be <= limits.memory (64Gi)',
+    ]);
+  });
+
+  it("a limit below the request in agentDefaults is reported once, at agentDefaults, naming the agents", () => {
+    const values = { ...base(), agentDefaults: { resources: { limits: { cpu: "1500m" } } } };
+    expect(errorsOf(values)).toEqual([
+      'Pulumi.test.yaml: agent-fleet:agentDefaults.resources.limits.cpu = "1500m": must be >= requests.cpu of every agent it applies to: python (4), ml (8)',
+    ]);
+    // An agent's own override at fault is reported there; agentDefaults' fault stays one line.
+    const own = {
+      ...base(),
+      agentDefaults: { resources: { requests: { memory: "5Gi" } } },
+      agents: { python: { resources: { limits: { memory: "1Gi" } } } },
+    };
+    expect(errorsOf(own)).toEqual([
+      'Pulumi.test.yaml: agent-fleet:agents.python.resources.limits.memory = "1Gi": must be >= requests.memory (5Gi)',
+      `Pulumi.test.yaml: agent-fleet:agentDefaults.resources.requests.memory = "5Gi": must be <= limits.memory of every agent it applies to: ${["frontend", "backend", "devops", "tester", "researcher", "coordinator", "reviewer", "security", "data", "integration"].map((a) => `${a} (4Gi)`).join(", ")}`,
+    ]);
+  });
+
+  it("agentDefaults replica bounds are reported once at agentDefaults", () => {
+    expect(errorsOf({ ...base(), agentDefaults: { maxReplicas: 1 } })).toEqual([
+      "Pulumi.test.yaml: agent-fleet:agentDefaults.maxReplicas = 1: must be >= minReplicas of every agent it applies to: python (2)",
+    ]);
+    expect(errorsOf({ ...base(), agentDefaults: { minReplicas: 0 } })).toEqual([
+      `Pulumi.test.yaml: agent-fleet:agentDefaults.minReplicas = 0: must be >= 1 under autoscaling.mode hpa (scale to zero needs the HPAScaleToZero feature gate); it applies to: ${AGENT_TYPES.join(", ")}`,
     ]);
   });
 
@@ -385,6 +441,31 @@ describe("errors name the file, the key path, the value and what is allowed", ()
       "Pulumi.test.yaml: agent-fleet:agents.pythn: unknown agent; allowed agents: python, frontend, backend, devops, tester, researcher, coordinator, reviewer, security, data, ml, integration",
       "Pulumi.test.yaml: agent-fleet:queue.persistance: unknown key; allowed keys: mode, persistence, image, storage, resources",
       "Pulumi.test.yaml: agent-fleet:extraKey: unknown key; allowed keys: namespace, cluster, autoscaling, agentDefaults, agents, queue, models, mesh, observability, secrets, images, router, runtime and the secret keys the config refers to",
+    ]);
+  });
+
+  it("schema errors do not hide the cross-field ones: one round reports both", () => {
+    const lines = errorsOf({
+      ...base(),
+      agents: { python: { maxReplicas: "ten" }, tester: { minReplicas: 9 } },
+      router: { resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } } },
+      queue: { mode: "in-cluster", persistence: "sometimes" },
+    });
+    expect(lines).toEqual([
+      'Pulumi.test.yaml: agent-fleet:agents.python.maxReplicas = "ten": expected a whole number >= 1',
+      'Pulumi.test.yaml: agent-fleet:queue.persistence = "sometimes": Invalid option: expected one of "aof-always"|"aof-everysec"|"none"',
+      "Pulumi.test.yaml: agent-fleet:agents.tester.minReplicas = 9: must be <= maxReplicas (8)",
+      'Pulumi.test.yaml: agent-fleet:router.resources.limits.cpu = "1": must be >= requests.cpu (2)',
+    ]);
+  });
+
+  it("a missing required key says required and what is allowed, naming the key", () => {
+    const gke = { provider: "gke", masterAuthorizedNetworks: [{ name: "o", cidr: "203.0.113.0/24" }] };
+    expect(
+      errorsOf({ ...base(), cluster: { ...gke, region: "europe-west4", nodePools: { agents: {} } } }),
+    ).toEqual(["Pulumi.test.yaml: agent-fleet:cluster.project: required: expected string"]);
+    expect(errorsOf({ ...base(), cluster: { ...gke, project: "p", nodePools: { agents: {} } } })).toEqual([
+      "Pulumi.test.yaml: agent-fleet:cluster.region: required: expected GKE region; allowed: us-central1, europe-west4 (from infra/cost/prices.ts)",
     ]);
   });
 
