@@ -3,15 +3,15 @@
  * discriminated union, so each backend's keys exist only in its variant).
  */
 import { z } from "zod";
-import { GCE_MACHINE_TYPES, GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../cost/prices";
+import { GCE_MACHINE_TYPES, GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../prices";
 import { cidr, dnsLabel, labels, strict, taint, wholeNumber } from "./fields";
 
 /*
- * Regions, zones, locations and machine types come from the price table (infra/cost/prices.ts):
+ * Regions, zones, locations and machine types come from the price table (infra/prices.ts):
  * render's capacity check and the cost report need a node's size and price, so the stack may use
  * only what the table knows. To use another, add it to the table with its prices.
  */
-const PRICE_TABLE = "infra/cost/prices.ts";
+const PRICE_TABLE = "infra/prices.ts";
 
 /** A string that must be one of `allowed`; the message names them and where they come from. */
 function fromPriceTable(what: string, allowed: readonly string[], allowedText = allowed.join(", ")) {

@@ -2,7 +2,7 @@
  * One sentence per config key for docs/configuration.md. `npm run docs:check` fails when a schema
  * key has no entry here or an entry names a key the schema no longer has.
  */
-import { GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../cost/prices";
+import { GCE_MACHINE_TYPES_TEXT, GCP, HETZNER } from "../prices";
 
 export const SECTION_DESCRIPTIONS: Record<string, string> = {
   namespace:
@@ -72,7 +72,7 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   ...prefixed("cluster.nodePools.<pool>", taints),
   "cluster.project": "GCP project id.",
   "cluster.region":
-    "GCP region; the cluster is regional unless `zone` is set. One of the price table's regions (`infra/cost/prices.ts`: " +
+    "GCP region; the cluster is regional unless `zone` is set. One of the price table's regions (`infra/prices.ts`: " +
     `${Object.keys(GCP.regions).join(", ")}).`,
   "cluster.zone":
     "Make the cluster zonal in this zone (cheaper control plane, no zone redundancy). A zone of `region` as the price table lists them.",
@@ -258,6 +258,11 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "images.registry.passwordKey":
     "Secret config key holding the registry password (also used for the imagePullSecret).",
   "images.platforms": "Platforms to build.",
+  "images.pull":
+    "Prebuilt images in a private registry: the credentials of the imagePullSecret (`images:promote` carries them over from an `external` build registry).",
+  "images.pull.server": "Registry host, e.g. `ghcr.io`.",
+  "images.pull.username": "Registry user.",
+  "images.pull.passwordKey": "Secret config key holding the registry password.",
 
   router: "The task router.",
   "router.replicas": "Router pods.",

@@ -169,7 +169,7 @@ export function configurationMarkdown(): string {
     "ignored and its section fall back to defaults). A `secure:` value must not be empty.",
     "",
     "GKE regions, zones and machine types, and Hetzner locations and server types, must be ones the",
-    "price table `infra/cost/prices.ts` lists: render's capacity check and `npm run cost` need each",
+    "price table `infra/prices.ts` lists: render's capacity check and `npm run cost` need each",
     "node's size and price. To use another, add it to the table with its prices.",
     "",
     "`npm run render -- --stack <name> --out <dir>` writes into a new or empty folder, or over an",

@@ -115,8 +115,11 @@ export function namespaceIssue(fullKey: string): ConfigIssue | undefined {
  * other problems (unknown namespaces, empty secure values) go to `issues`, reported with the rest.
  */
 export function readStackFile(path: string): StackFile {
-  const file = basename(path);
-  const text = readFileSync(path, "utf8");
+  return parseStackFile(readFileSync(path, "utf8"), basename(path));
+}
+
+/** readStackFile for a stack file's text (`file` names it in messages). */
+export function parseStackFile(text: string, file: string): StackFile {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new StackConfigError(file, [yamlIssue(text, doc.errors)]);
   const root: unknown = doc.toJS() ?? {};

@@ -133,6 +133,9 @@ function referencedSecretKeys(c: PartialConfig): Map<string, KeyPath> {
   if (c.images?.source === "build" && c.images.registry.kind === "external") {
     refs.set(c.images.registry.passwordKey, ["images", "registry", "passwordKey"]);
   }
+  if (c.images?.source === "prebuilt" && c.images.pull) {
+    refs.set(c.images.pull.passwordKey, ["images", "pull", "passwordKey"]);
+  }
   if (c.router?.tokensKey) refs.set(c.router.tokensKey, ["router", "tokensKey"]);
   return refs;
 }

@@ -6,7 +6,7 @@
  * naming the agents it breaks, not once per agent under keys the file does not have.
  */
 import { AGENT_TYPES, type AgentSettings, type AgentType } from "../catalog";
-import { GCP, HETZNER } from "../cost/prices";
+import { GCP, HETZNER } from "../prices";
 import { parseQuantity } from "../lib/quantity";
 import { NODE_LOCAL_STORAGE_CLASSES } from "../lib/storage";
 import { agentRules } from "./agent-rules";
@@ -191,7 +191,7 @@ function clusterRules(cluster: ParsedStackConfig["cluster"]): ConfigIssue[] {
   if (cluster.provider === "gke") {
     // The schema knows every zone of the price table; here, that each lies in the cluster's region.
     const zones = GCP.regions[cluster.region]?.zones ?? [];
-    const inRegion = `must be a zone of region ${cluster.region}; allowed: ${zones.join(", ")} (from infra/cost/prices.ts)`;
+    const inRegion = `must be a zone of region ${cluster.region}; allowed: ${zones.join(", ")} (from infra/prices.ts)`;
     if (cluster.zone !== undefined && !zones.includes(cluster.zone)) {
       issues.push({ path: ["cluster", "zone"], value: cluster.zone, message: inRegion });
     }
@@ -205,7 +205,7 @@ function clusterRules(cluster: ParsedStackConfig["cluster"]): ConfigIssue[] {
       issues.push({
         path: ["cluster", "networkZone"],
         value: cluster.networkZone,
-        message: `must be ${zone} for location ${cluster.location} (from infra/cost/prices.ts)`,
+        message: `must be ${zone} for location ${cluster.location} (from infra/prices.ts)`,
       });
     }
   }

@@ -321,6 +321,11 @@ export const imagesSchema = z.discriminatedUnion(
       repository: z.string().min(1),
       tag: z.string().min(1),
       digests: z.partialRecord(z.enum(IMAGE_NAMES), digest).default({}),
+      pull: strict({
+        server: z.string().min(1),
+        username: z.string().min(1),
+        passwordKey: secretKeyName.default("registryPassword"),
+      }).optional(),
     }),
     strict({
       source: z.literal("build"),

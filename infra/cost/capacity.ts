@@ -20,7 +20,7 @@ import {
   gceHourlyPrice,
   gceMachineShape,
   type PriceTableInfo,
-} from "./prices";
+} from "../prices";
 import { fleetPods, generalPool, type PodGroup } from "./workloads";
 
 export interface ScalePoint {
@@ -120,12 +120,10 @@ function poolSpecs(
         // pass unchecked.
         if (!shape)
           problems.push(
-            `node pool ${pool}: machine type ${p.machineType} is not in infra/cost/prices.ts, so its capacity cannot be checked; use one of ${GCE_MACHINE_TYPES_TEXT}`,
+            `node pool ${pool}: machine type ${p.machineType} is not in infra/prices.ts, so its capacity cannot be checked; use one of ${GCE_MACHINE_TYPES_TEXT}`,
           );
         if (hourly === undefined || disk === undefined) {
-          warnings.push(
-            `node pool ${pool}: no price for ${p.machineType} in ${c.region} in infra/cost/prices.ts`,
-          );
+          warnings.push(`node pool ${pool}: no price for ${p.machineType} in ${c.region} in infra/prices.ts`);
         }
         if (p.gpu)
           warnings.push(`node pool ${pool}: GPU ${p.gpu.type} x${p.gpu.count} per node is not priced`);
@@ -149,7 +147,7 @@ function poolSpecs(
         const type = HETZNER.serverTypes[p.serverType];
         if (!type)
           problems.push(
-            `node pool ${pool}: server type ${p.serverType} is not in infra/cost/prices.ts, so its capacity cannot be checked; use one of ${Object.keys(HETZNER.serverTypes).join(", ")}`,
+            `node pool ${pool}: server type ${p.serverType} is not in infra/prices.ts, so its capacity cannot be checked; use one of ${Object.keys(HETZNER.serverTypes).join(", ")}`,
           );
         const spec: PoolSpec = {
           nodeType: p.serverType,
@@ -172,7 +170,7 @@ function fixedCosts(config: FleetConfig, warnings: string[]): { item: string; mo
   if (c.provider === "hetzner-k3s") {
     const type = HETZNER.serverTypes[c.controlPlane.serverType];
     if (!type) {
-      warnings.push(`control plane: server type ${c.controlPlane.serverType} is not in infra/cost/prices.ts`);
+      warnings.push(`control plane: server type ${c.controlPlane.serverType} is not in infra/prices.ts`);
       return [];
     }
     const n = c.controlPlane.count;

@@ -1,4 +1,4 @@
-/** Plain-text rendering of a CapacityPlan (the `npm run cost` output). */
+/** Renderings of a CapacityPlan: plain text (`npm run cost`) and Markdown (the PR comment). */
 import { amountText, type CapacityPlan, type PoolPlan } from "./capacity";
 
 function table(rows: string[][]): string {
@@ -32,16 +32,8 @@ function poolRow(p: PoolPlan): string[] {
   ];
 }
 
-export function formatPlan(stack: string, plan: CapacityPlan, details = false): string {
-  const out: string[] = [`capacity and cost of stack ${stack} (cluster.provider ${plan.provider})`];
-  if (plan.prices) {
-    out.push(`prices: ${plan.prices.currency} per month, list prices as of ${plan.prices.asOf}`);
-    out.push(...plan.prices.sources.map((s) => `  source: ${s}`));
-    out.push(`  note: ${plan.prices.caveat}`);
-  } else {
-    out.push("prices: none (an existing cluster: its nodes are not ours to price); requests only");
-  }
-  out.push("");
+/** The pool table's header and rows; an existing cluster has no node types or prices: requests only. */
+function poolTable(plan: CapacityPlan): string[][] {
   const cur = plan.prices?.currency ?? "";
   const header = [
     "pool",
@@ -56,9 +48,71 @@ export function formatPlan(stack: string, plan: CapacityPlan, details = false): 
     `${cur} at min`,
     `${cur} at max`,
   ];
-  // An existing cluster has no node types or prices: show the requests only.
   const keep = (row: string[]) => (plan.prices ? row : [row[0] ?? "", ...row.slice(3, 6)]);
-  out.push(table([keep(header), ...plan.pools.map((p) => keep(poolRow(p)))]));
+  return [keep(header), ...plan.pools.map((p) => keep(poolRow(p)))];
+}
+
+function markdownTable(rows: string[][]): string {
+  const line = (r: string[]) => `| ${r.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+  const [head, ...body] = rows;
+  if (!head) return "";
+  return [line(head), line(head.map(() => "---")), ...body.map(line)].join("\n");
+}
+
+const signed = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(2)}`;
+
+/** What the PR comment compares against: the base branch's plan, or why there is none. */
+export type Baseline = { plan: CapacityPlan } | { missing: string };
+
+/**
+ * The PR comment: totals at min and max scale with the change against the base branch, the pool
+ * table, fixed costs, and every warning and problem.
+ */
+export function formatPlanMarkdown(stack: string, plan: CapacityPlan, baseline?: Baseline): string {
+  const cur = plan.prices?.currency ?? "";
+  const out: string[] = [];
+  if (plan.total) {
+    const rows = [
+      ["", `${cur}/month at min scale`, `${cur}/month at max scale`],
+      ["this branch", money(plan.total.min), money(plan.total.max)],
+    ];
+    if (baseline && "plan" in baseline && baseline.plan.total) {
+      const base = baseline.plan.total;
+      rows.push(["base branch", money(base.min), money(base.max)]);
+      rows.push(["change", signed(plan.total.min - base.min), signed(plan.total.max - base.max)]);
+    }
+    out.push(markdownTable(rows));
+  } else {
+    out.push(
+      `No cost for stack \`${stack}\`: ${plan.prices ? "a price is missing" : "an existing cluster is not ours to price"}; requests only.`,
+    );
+  }
+  if (baseline && "missing" in baseline) out.push("", `Base branch: ${baseline.missing}.`);
+  else if (baseline && !baseline.plan.total && plan.total) out.push("", "Base branch: no total to compare.");
+  out.push("", markdownTable(poolTable(plan)));
+  for (const f of plan.fixed) out.push("", `Fixed: ${f.item}: ${money(f.monthly)} ${cur}/month`);
+  if (plan.prices)
+    out.push(
+      "",
+      `<sub>${plan.prices.currency} list prices as of ${plan.prices.asOf}; ${plan.prices.caveat}</sub>`,
+    );
+  for (const w of plan.warnings) out.push("", `⚠️ ${w}`);
+  for (const p of plan.problems) out.push("", `❌ **${p}**`);
+  return out.join("\n");
+}
+
+export function formatPlan(stack: string, plan: CapacityPlan, details = false): string {
+  const out: string[] = [`capacity and cost of stack ${stack} (cluster.provider ${plan.provider})`];
+  if (plan.prices) {
+    out.push(`prices: ${plan.prices.currency} per month, list prices as of ${plan.prices.asOf}`);
+    out.push(...plan.prices.sources.map((s) => `  source: ${s}`));
+    out.push(`  note: ${plan.prices.caveat}`);
+  } else {
+    out.push("prices: none (an existing cluster: its nodes are not ours to price); requests only");
+  }
+  out.push("");
+  const cur = plan.prices?.currency ?? "";
+  out.push(table(poolTable(plan)));
   if (details) {
     for (const p of plan.pools) {
       out.push("", `pool ${p.pool}:`);

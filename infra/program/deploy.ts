@@ -58,23 +58,47 @@ export function nodePoolScheduling(config: FleetConfig): AgentFleetArgs["nodePoo
 export function fleetImages(config: FleetConfig): ImageSet {
   const agents = config.enabledAgents.map((a) => a.name);
   const images = config.images;
-  if (images.source === "prebuilt") return prebuiltImages(images, agents);
-  const r = images.registry;
-  const registry: RegistrySpec =
-    r.kind === "external"
-      ? { ...r, password: pulumi.secret(config.secretValues[r.passwordKey] ?? "") }
-      : r.kind === "artifact-registry" && config.cluster.provider === "gke"
-        ? { ...r, project: config.cluster.project }
-        : r;
-  // A canary without an image of its own runs one built here, pinned by the build's digest.
-  const canary = config.mesh.istio.enabled ? config.mesh.istio.canary : undefined;
+  if (images.source === "prebuilt") {
+    const pull = images.pull;
+    return {
+      ...prebuiltImages(images, agents),
+      ...(pull
+        ? {
+            pullCredentials: {
+              server: pull.server,
+              username: pull.username,
+              password: pulumi.secret(config.secretValues[pull.passwordKey] ?? ""),
+            },
+          }
+        : {}),
+    };
+  }
+  const canary = builtCanary(config);
   return new AgentImages("images", {
     agents,
-    registry,
+    registry: stackRegistry(images.registry, config),
     platforms: images.platforms,
     tag: images.tag,
-    ...(canary && canary.image === undefined ? { canary: canary.agent } : {}),
+    ...(canary ? { canary } : {}),
   });
+}
+
+type BuildRegistry = Extract<FleetConfig["images"], { source: "build" }>["registry"];
+
+/** Where a stack that builds its images pushes them, as ImageRegistry takes it. */
+export function stackRegistry(r: BuildRegistry, config: FleetConfig): RegistrySpec {
+  if (r.kind === "external") {
+    return { ...r, password: pulumi.secret(config.secretValues[r.passwordKey] ?? "") };
+  }
+  return r.kind === "artifact-registry" && config.cluster.provider === "gke"
+    ? { ...r, project: config.cluster.project }
+    : r;
+}
+
+/** The agent whose canary image the stack builds: a canary without an image of its own. */
+export function builtCanary(config: FleetConfig): AgentType | undefined {
+  const canary = config.mesh.istio.enabled ? config.mesh.istio.canary : undefined;
+  return canary && canary.image === undefined ? canary.agent : undefined;
 }
 
 /**

@@ -17,8 +17,8 @@ import {
   k3sNodeBudget,
   type Amount,
 } from "../../infra/cost/overhead";
-import { gceHourlyPrice } from "../../infra/cost/prices";
-import { formatPlan } from "../../infra/cost/report";
+import { gceHourlyPrice } from "../../infra/prices";
+import { formatPlan, formatPlanMarkdown } from "../../infra/cost/report";
 import { stackConfig } from "./support/stacks";
 
 function pool(plan: { pools: PoolPlan[] }, name: string): PoolPlan {
@@ -249,12 +249,35 @@ describe("assertCapacity", () => {
     if (config.cluster.provider !== "gke") throw new Error("prod is gke");
     config.cluster.nodePools.agents!.machineType = "e2-custom-8-16384";
     expect(() => assertCapacity(config)).toThrow(
-      "node pool agents: machine type e2-custom-8-16384 is not in infra/cost/prices.ts, so its capacity cannot be checked",
+      "node pool agents: machine type e2-custom-8-16384 is not in infra/prices.ts, so its capacity cannot be checked",
     );
   });
 
   it("passes the three stacks as configured", () => {
     for (const stack of ["dev", "staging", "prod"])
       expect(() => assertCapacity(stackConfig(stack))).not.toThrow();
+  });
+});
+
+describe("the PR comment (--format markdown)", () => {
+  const plan = capacityPlan(stackConfig("prod"));
+  const total = plan.total ?? { min: 0, max: 0 };
+
+  it("shows the totals at min and max scale and their change against the base branch", () => {
+    const base = { ...plan, total: { min: total.min - 10, max: total.max + 20.5 } };
+    const text = formatPlanMarkdown("prod", plan, { plan: base });
+    expect(text).toContain(`| this branch | ${total.min.toFixed(2)} | ${total.max.toFixed(2)} |`);
+    expect(text).toContain(
+      `| base branch | ${(total.min - 10).toFixed(2)} | ${(total.max + 20.5).toFixed(2)} |`,
+    );
+    expect(text).toContain("| change | +10.00 | −20.50 |");
+    expect(text).toContain("| pool | node type |");
+    expect(text).toContain("| agents | e2-standard-16 |");
+  });
+
+  it("says why there is no comparison", () => {
+    const text = formatPlanMarkdown("prod", plan, { missing: "no Pulumi.prod.yaml (a new stack)" });
+    expect(text).toContain("Base branch: no Pulumi.prod.yaml (a new stack).");
+    expect(text).not.toContain("| change |");
   });
 });

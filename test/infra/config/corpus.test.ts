@@ -95,7 +95,7 @@ const row = (stack: Stack, change: string, edit: Edit, at: string, allowed: stri
   allowed,
 });
 const WHOLE = "expected a whole number";
-const GKE_REGIONS = "allowed: us-central1, europe-west4 (from infra/cost/prices.ts)";
+const GKE_REGIONS = "allowed: us-central1, europe-west4 (from infra/prices.ts)";
 const NAMESPACES = `allowed namespaces: agent-fleet (this project), ${PROVIDER_NAMESPACES.join(", ")}`;
 
 // prettier-ignore
@@ -166,13 +166,13 @@ const ROWS: Row[] = [
   row("prod", "zone of another region", set("cluster.zone", "us-central1-a"), "agent-fleet:cluster.zone", "must be a zone of region europe-west4; allowed: europe-west4-a, europe-west4-b, europe-west4-c"),
   row("prod", "unknown node location", set("cluster.nodeLocations", ["europe-west4-a", "europe-west4-q"]), "agent-fleet:cluster.nodeLocations[1]", "unknown GKE zone"),
   row("prod", "machine type of no size", set("cluster.nodePools.agents.machineType", "e2-standard-7"), "agent-fleet:cluster.nodePools.agents.machineType", "unknown machine type; allowed: e2-standard-{2,4,8,16,32}, e2-highmem-{2,4,8,16}"),
-  row("prod", "machine type of an unpriced family", set("cluster.nodePools.ml.machineType", "c3-standard-8"), "agent-fleet:cluster.nodePools.ml.machineType", "(from infra/cost/prices.ts)"),
+  row("prod", "machine type of an unpriced family", set("cluster.nodePools.ml.machineType", "c3-standard-8"), "agent-fleet:cluster.nodePools.ml.machineType", "(from infra/prices.ts)"),
   row("prod", "empty machine type", set("cluster.nodePools.agents.machineType", ""), "agent-fleet:cluster.nodePools.agents.machineType", "unknown machine type; allowed:"),
   row("prod", "no authorized network", set("cluster.masterAuthorizedNetworks", []), "agent-fleet:cluster.masterAuthorizedNetworks", "list at least one network"),
   row("prod", "CIDR without a prefix", set("cluster.masterAuthorizedNetworks.0.cidr", "203.0.113.0"), "agent-fleet:cluster.masterAuthorizedNetworks[0].cidr", 'expected an IPv4 CIDR such as "10.0.0.0/16"'),
   row("prod", "agent on a pool the cluster lacks", set("agents.python", { nodePool: "gpu" }), "agent-fleet:agents.python.nodePool", "no node pool \"gpu\" in cluster.nodePools (defined: agents, ml)"),
   // ---- Hetzner: locations, network zones, server types
-  row("staging", "unknown location", set("cluster.location", "fra1"), "agent-fleet:cluster.location", "unknown Hetzner location; allowed: fsn1, nbg1, hel1 (from infra/cost/prices.ts)"),
+  row("staging", "unknown location", set("cluster.location", "fra1"), "agent-fleet:cluster.location", "unknown Hetzner location; allowed: fsn1, nbg1, hel1 (from infra/prices.ts)"),
   row("staging", "location the prices do not cover", set("cluster.location", "ash"), "agent-fleet:cluster.location", "allowed: fsn1, nbg1, hel1"),
   row("staging", "unknown network zone", set("cluster.networkZone", "us-east"), "agent-fleet:cluster.networkZone", "unknown Hetzner network zone; allowed: eu-central"),
   row("staging", "unknown server type", set("cluster.nodePools.agents.serverType", "cpx61"), "agent-fleet:cluster.nodePools.agents.serverType", "unknown Hetzner server type; allowed: cx22, cx32, cx42"),

@@ -465,7 +465,7 @@ describe("errors name the file, the key path, the value and what is allowed", ()
       errorsOf({ ...base(), cluster: { ...gke, region: "europe-west4", nodePools: { agents: {} } } }),
     ).toEqual(["Pulumi.test.yaml: agent-fleet:cluster.project: required: expected string"]);
     expect(errorsOf({ ...base(), cluster: { ...gke, project: "p", nodePools: { agents: {} } } })).toEqual([
-      "Pulumi.test.yaml: agent-fleet:cluster.region: required: expected GKE region; allowed: us-central1, europe-west4 (from infra/cost/prices.ts)",
+      "Pulumi.test.yaml: agent-fleet:cluster.region: required: expected GKE region; allowed: us-central1, europe-west4 (from infra/prices.ts)",
     ]);
   });
 

@@ -15,8 +15,9 @@
   ARGV[6]  timeoutMs      "" (the worker's default) or an integer 1..86400000
   ARGV[7]  createdAt      "" or an ISO-8601 timestamp, e.g. 2025-01-31T12:00:00.000Z
   ARGV[8]  nowMs          the producer's clock, Unix milliseconds (recorded as enqueuedAt)
-  ARGV[9]  callToken      optional; unique per enqueue call. Recorded on the task, so that a resend
-                          of this call (its reply was lost to a dropped connection or a failover)
+  ARGV[9]  callToken      optional; unique per enqueue call, 1-64 of [A-Za-z0-9-]. Recorded in the
+                          payload ("enqueuedBy"), so that a resend of this call (its reply was lost
+                          to a dropped connection or a failover) finds the payload it wrote and
                           answers "created" again instead of "duplicate"
 
   Returns
@@ -68,6 +69,9 @@ end
 if not string.match(now or "", "^%d+$") then
   return invalid("nowMs: must be the current time in Unix milliseconds")
 end
+if callToken ~= "" and (#callToken > 64 or not string.match(callToken, "^[%w%-]+$")) then
+  return invalid("callToken: must be empty or 1-64 letters, digits and '-'")
+end
 
 -- The payload is immutable; its metadata comes first, in a fixed order, with no '{' before the
 -- input, so other scripts can read single fields with a pattern instead of decoding the input.
@@ -82,19 +86,20 @@ end
 if timeoutMs ~= "" then
   optional = optional .. ',"timeoutMs":' .. timeoutMs
 end
+if callToken ~= "" then
+  optional = optional .. ',"enqueuedBy":"' .. callToken .. '"'
+end
 local payload = '{"id":"' .. id .. '","type":"' .. taskType .. '","priority":' .. priority .. optional
   .. ',"input":' .. input .. '}'
 
 -- HSETNX is the idempotency check and the write in one command.
+-- The same payload, call token included, can only come from this very call, resent.
 if redis.call("HSETNX", KEYS[1], "payload", payload) == 0 then
-  local fields = redis.call("HMGET", KEYS[1], "status", "enqueuedBy")
-  if callToken ~= "" and fields[2] == callToken then
+  local fields = redis.call("HMGET", KEYS[1], "status", "payload")
+  if callToken ~= "" and fields[2] == payload then
     return {1, id, 0}
   end
   return {0, id, fields[1] or "queued"}
-end
-if callToken ~= "" then
-  redis.call("HSET", KEYS[1], "enqueuedBy", callToken)
 end
 local seq = redis.call("INCR", KEYS[3])
 redis.call("ZADD", KEYS[2], string.format("%.0f", tonumber(priority) * PRIORITY_BAND + seq), id)
