@@ -157,7 +157,19 @@ export function imagesFromMetadata(metadata: unknown, file: string): BuiltImages
  * `requireDigests` kept), and the canary's image set when the build made one. Everything else,
  * comments included, stays as written.
  */
-export function promoteStackText(text: string, file: string, built: BuiltImages, tag: string): string {
+export interface PullCredentials {
+  server: string;
+  username: string;
+  passwordKey?: string;
+}
+
+export function promoteStackText(
+  text: string,
+  file: string,
+  built: BuiltImages,
+  tag: string,
+  pullOverride?: PullCredentials,
+): string {
   const doc = parseDocument(text);
   if (doc.errors.length) throw new ReleaseError(`${file}: ${doc.errors[0]?.message ?? "not YAML"}`);
   const key = `${CONFIG_NAMESPACE}:images`;
@@ -170,6 +182,7 @@ export function promoteStackText(text: string, file: string, built: BuiltImages,
   // A private external registry's credentials stay: the nodes still pull from it.
   const registry = was.registry;
   const pull =
+    pullOverride ??
     was.pull ??
     (registry?.kind === "external"
       ? {

@@ -15,7 +15,7 @@ import { parseStackCommand } from "../render/stack-cli";
 import { imagesFromMetadata, promoteStackText, ReleaseError } from "./bake";
 
 const USAGE =
-  "usage: npm run images:promote -- --stack <name> --metadata <bake metadata file> [--tag <tag>] [--dir <project dir>]";
+  "usage: npm run images:promote -- --stack <name> --metadata <bake metadata file> [--tag <tag>] [--pull-server <host> --pull-username <user> [--pull-password-key <secret key>]] [--dir <project dir>]";
 
 function readJson(path: string): unknown {
   let text: string;
@@ -35,6 +35,9 @@ function main(): number {
   const cmd = parseStackCommand("images:promote", USAGE, {
     metadata: { type: "string", short: "m" },
     tag: { type: "string" },
+    "pull-server": { type: "string" },
+    "pull-username": { type: "string" },
+    "pull-password-key": { type: "string" },
   });
   if ("exit" in cmd) return cmd.exit;
   const { stackFile, values } = cmd;
@@ -51,7 +54,18 @@ function main(): number {
   ];
   const tag =
     typeof values.tag === "string" ? values.tag : typeof current?.tag === "string" ? current.tag : "release";
-  const promoted = promoteStackText(text, file, built, tag);
+  const server = values["pull-server"];
+  const username = values["pull-username"];
+  const passwordKey = values["pull-password-key"];
+  if ((typeof server === "string") !== (typeof username === "string")) {
+    console.error(`images:promote: --pull-server and --pull-username go together\n${USAGE}`);
+    return 2;
+  }
+  const pull =
+    typeof server === "string" && typeof username === "string"
+      ? { server, username, ...(typeof passwordKey === "string" ? { passwordKey } : {}) }
+      : undefined;
+  const promoted = promoteStackText(text, file, built, tag, pull);
   resolveStackConfig(parseStackFile(promoted, file)); // throws with every problem; nothing written
   writeFileSync(`${stackFile}.tmp`, promoted);
   renameSync(`${stackFile}.tmp`, stackFile);

@@ -146,6 +146,21 @@ describe("promoteStackText", () => {
   });
 });
 
+describe("promoteStackText with pull credentials given", () => {
+  it("sets images.pull for a stack that did not push to that registry itself", () => {
+    const text = readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    const built = imagesFromMetadata(metadata("ghcr.io/agent-fleet"), "images.json");
+    const after = parse(
+      promoteStackText(text, "Pulumi.prod.yaml", built, "v1", { server: "ghcr.io", username: "bot" }),
+    ) as { config: Record<string, { pull?: unknown; source?: unknown }> };
+    expect(after.config["agent-fleet:images"]).toMatchObject({
+      source: "prebuilt",
+      tag: "v1",
+      pull: { server: "ghcr.io", username: "bot" },
+    });
+  });
+});
+
 describe("bake target names", () => {
   it("are the repository names, -canary for a canary", () => {
     expect(bakeTargetName("router")).toBe("router");
