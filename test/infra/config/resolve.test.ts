@@ -142,11 +142,11 @@ describe("stack files", () => {
 });
 
 describe("config namespaces", () => {
-  it("the known namespaces are Pulumi's and those of the providers package.json depends on", () => {
+  it("the known namespaces are Pulumi's and those of the provider SDKs package.json takes as peers", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
     };
-    const providers = Object.keys(pkg.dependencies)
+    const providers = Object.keys(pkg.peerDependencies)
       .filter((d) => d.startsWith("@pulumi/") && d !== "@pulumi/pulumi")
       .map((d) => d.slice("@pulumi/".length));
     expect([...PROVIDER_NAMESPACES].sort()).toEqual(["pulumi", ...providers].sort());
