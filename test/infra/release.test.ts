@@ -168,6 +168,12 @@ describe("bake target names", () => {
   });
 });
 
+/**
+ * Each case spawns the command through tsx (several seconds apiece on a loaded machine): a limit
+ * against a hang, not a measure of speed.
+ */
+const CLI_TIMEOUT_MS = 600_000;
+
 describe("the images:bake and images:promote commands", () => {
   const TSX = join(ROOT, "node_modules", ".bin", "tsx");
   const run = (script: string, args: string[]) => {
@@ -191,83 +197,98 @@ describe("the images:bake and images:promote commands", () => {
     rmSync(refuseDir, { recursive: true, force: true });
   });
 
-  it("bake writes the bake file; promote pins the stack to the build's digests", () => {
-    const bakeFile = join(work, "bake.json");
-    const baked = run("bake-cli.ts", ["--stack", "staging", "--dir", stackDir, "--out", bakeFile]);
-    expect(baked.out).toContain("images (agent-python, agent-frontend");
-    expect(baked.code).toBe(0);
-    const bake = JSON.parse(readFileSync(bakeFile, "utf8")) as { target: Record<string, { tags: string[] }> };
-    // What `docker buildx bake --metadata-file` records: each target's digest and tags.
-    const record = Object.fromEntries(
-      Object.entries(bake.target).map(([name, t], i) => [
-        name,
-        { "containerimage.digest": digest(i + 1), "image.name": t.tags.join(",") },
-      ]),
-    );
-    const metadataFile = join(work, "images.json");
-    writeFileSync(metadataFile, JSON.stringify(record));
-    const promoted = run("promote-cli.ts", [
-      "--stack",
-      "staging",
-      "--dir",
-      stackDir,
-      "--metadata",
-      metadataFile,
-    ]);
-    expect(promoted.out).toContain(
-      "now runs 13 images by digest from images.json (ghcr.io/agent-fleet, tag staging)",
-    );
-    expect(promoted.code).toBe(0);
-    const config = (
-      parse(readFileSync(join(stackDir, "Pulumi.staging.yaml"), "utf8")) as {
-        config: Record<string, unknown>;
-      }
-    ).config;
-    expect(config["agent-fleet:images"]).toMatchObject({ source: "prebuilt", requireDigests: true });
-  });
+  it(
+    "bake writes the bake file; promote pins the stack to the build's digests",
+    () => {
+      const bakeFile = join(work, "bake.json");
+      const baked = run("bake-cli.ts", ["--stack", "staging", "--dir", stackDir, "--out", bakeFile]);
+      expect(baked.out).toContain("images (agent-python, agent-frontend");
+      expect(baked.code).toBe(0);
+      const bake = JSON.parse(readFileSync(bakeFile, "utf8")) as {
+        target: Record<string, { tags: string[] }>;
+      };
+      // What `docker buildx bake --metadata-file` records: each target's digest and tags.
+      const record = Object.fromEntries(
+        Object.entries(bake.target).map(([name, t], i) => [
+          name,
+          { "containerimage.digest": digest(i + 1), "image.name": t.tags.join(",") },
+        ]),
+      );
+      const metadataFile = join(work, "images.json");
+      writeFileSync(metadataFile, JSON.stringify(record));
+      const promoted = run("promote-cli.ts", [
+        "--stack",
+        "staging",
+        "--dir",
+        stackDir,
+        "--metadata",
+        metadataFile,
+      ]);
+      expect(promoted.out).toContain(
+        "now runs 13 images by digest from images.json (ghcr.io/agent-fleet, tag staging)",
+      );
+      expect(promoted.code).toBe(0);
+      const config = (
+        parse(readFileSync(join(stackDir, "Pulumi.staging.yaml"), "utf8")) as {
+          config: Record<string, unknown>;
+        }
+      ).config;
+      expect(config["agent-fleet:images"]).toMatchObject({ source: "prebuilt", requireDigests: true });
+    },
+    CLI_TIMEOUT_MS,
+  );
 
-  it("refuses what it must not do, with the reason and nothing written", () => {
-    const stackPath = join(refuseDir, "Pulumi.staging.yaml");
-    const before = readFileSync(stackPath, "utf8");
-    const notOurs = join(work, "notes.txt");
-    writeFileSync(notOurs, "mine");
-    const cases: [string, string[], number, string][] = [
-      ["bake-cli.ts", ["--stack", "dev", "--out", join(work, "x.json")], 1, 'images.source is "prebuilt"'],
-      ["bake-cli.ts", ["--stack", "staging", "--dir", refuseDir, "--out", notOurs], 1, "is not a bake file"],
-      ["bake-cli.ts", ["--stack", "staging", "--dir", refuseDir], 2, "--out is required"],
-      ["bake-cli.ts", ["--stack", "staging", "--outt", "x"], 2, "Unknown option '--outt'"],
-      [
-        "promote-cli.ts",
-        ["--stack", "staging", "--dir", refuseDir, "--metadata", notOurs],
-        1,
-        "notes.txt: not JSON",
-      ],
-      [
-        "promote-cli.ts",
-        ["--stack", "staging", "--dir", refuseDir, "--metadata", join(work, "none.json")],
-        1,
-        "ENOENT",
-      ],
-      ["promote-cli.ts", ["--stack", "staging", "--dir", refuseDir], 2, "--metadata is required"],
-    ];
-    for (const [script, args, code, message] of cases) {
-      const result = run(script, args);
-      expect(result.out, args.join(" ")).toContain(message);
-      expect(result.out).not.toMatch(/\n\s+at /);
-      expect(result.code, args.join(" ")).toBe(code);
-    }
-    writeFileSync(join(work, "partial.json"), JSON.stringify({ router: {} }));
-    const partial = run("promote-cli.ts", [
-      "--stack",
-      "staging",
-      "--dir",
-      refuseDir,
-      "--metadata",
-      join(work, "partial.json"),
-    ]);
-    expect(partial.code).toBe(1);
-    expect(partial.out).toContain('partial.json: not a "docker buildx bake --metadata-file" record');
-    expect(readFileSync(stackPath, "utf8")).toBe(before);
-    expect(readFileSync(notOurs, "utf8")).toBe("mine");
-  });
+  it(
+    "refuses what it must not do, with the reason and nothing written",
+    () => {
+      const stackPath = join(refuseDir, "Pulumi.staging.yaml");
+      const before = readFileSync(stackPath, "utf8");
+      const notOurs = join(work, "notes.txt");
+      writeFileSync(notOurs, "mine");
+      const cases: [string, string[], number, string][] = [
+        ["bake-cli.ts", ["--stack", "dev", "--out", join(work, "x.json")], 1, 'images.source is "prebuilt"'],
+        [
+          "bake-cli.ts",
+          ["--stack", "staging", "--dir", refuseDir, "--out", notOurs],
+          1,
+          "is not a bake file",
+        ],
+        ["bake-cli.ts", ["--stack", "staging", "--dir", refuseDir], 2, "--out is required"],
+        ["bake-cli.ts", ["--stack", "staging", "--outt", "x"], 2, "Unknown option '--outt'"],
+        [
+          "promote-cli.ts",
+          ["--stack", "staging", "--dir", refuseDir, "--metadata", notOurs],
+          1,
+          "notes.txt: not JSON",
+        ],
+        [
+          "promote-cli.ts",
+          ["--stack", "staging", "--dir", refuseDir, "--metadata", join(work, "none.json")],
+          1,
+          "ENOENT",
+        ],
+        ["promote-cli.ts", ["--stack", "staging", "--dir", refuseDir], 2, "--metadata is required"],
+      ];
+      for (const [script, args, code, message] of cases) {
+        const result = run(script, args);
+        expect(result.out, args.join(" ")).toContain(message);
+        expect(result.out).not.toMatch(/\n\s+at /);
+        expect(result.code, args.join(" ")).toBe(code);
+      }
+      writeFileSync(join(work, "partial.json"), JSON.stringify({ router: {} }));
+      const partial = run("promote-cli.ts", [
+        "--stack",
+        "staging",
+        "--dir",
+        refuseDir,
+        "--metadata",
+        join(work, "partial.json"),
+      ]);
+      expect(partial.code).toBe(1);
+      expect(partial.out).toContain('partial.json: not a "docker buildx bake --metadata-file" record');
+      expect(readFileSync(stackPath, "utf8")).toBe(before);
+      expect(readFileSync(notOurs, "utf8")).toBe("mine");
+    },
+    CLI_TIMEOUT_MS,
+  );
 });

@@ -290,7 +290,7 @@ describe("bad input through the real CLI: exit code, every error, no stack trace
     expect(option.stderr).toMatch(/^cost: Unknown option '--detail'/);
     expect(option.stderr).toContain("usage: npm run cost -- --stack");
     expect(option.stderr).not.toMatch(/^\s+at /m);
-  }, 60_000);
+  }, 300_000); // spawns the CLI: a limit against a hang on a loaded machine, not a measure of speed
 
   it("a YAML tab: file:line:col and the parser's reason, exit 1", async () => {
     const r = ROWS.find((x) => x.change === "tab indentation")!;
@@ -299,7 +299,7 @@ describe("bad input through the real CLI: exit code, every error, no stack trace
     expect(result.stderr).toContain(`${expectedStart(r)}: Tabs are not allowed as indentation`);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(result.unchanged).toBe(true);
-  }, 60_000);
+  }, 300_000); // spawns the CLI: a limit against a hang on a loaded machine, not a measure of speed
 
   it("a namespace typo and a bad value: both reported in one run, exit 1", async () => {
     const both = row(
@@ -318,5 +318,5 @@ describe("bad input through the real CLI: exit code, every error, no stack trace
     expect(result.stderr).toContain("Pulumi.dev.yaml: agent-fleet:router.replicas = 0: must be >= 1");
     expect(result.stderr).not.toMatch(/^\s+at /m);
     expect(result.unchanged).toBe(true);
-  }, 60_000);
+  }, 300_000); // spawns the CLI: a limit against a hang on a loaded machine, not a measure of speed
 });
