@@ -270,9 +270,47 @@ export const DEFAULT_RETRIES = MESH_DEFAULTS.retries;
 export const DEFAULT_CIRCUIT_BREAKER = MESH_DEFAULTS.circuitBreaker;
 
 // ---------------------------------------------------------------- observability, secrets, images, router
+/** A Prometheus duration as alert rules take it: "90s", "5m", "1h". */
+const promDuration = z.string().regex(/^\d+(s|m|h)$/, 'expected a duration such as "30s", "5m" or "1h"');
+const ratio = z.number().gt(0, "must be > 0").max(1, "must be <= 1");
+
+/**
+ * Alert thresholds (infra/observability/alerts.ts turns them into rules). The backlog threshold of
+ * each agent is its own scaling matrix (backlogPerPod x maxReplicas: the HPA is at its ceiling and
+ * the queue still grows); the rest are fleet-wide.
+ */
+export const alertsSchema = strict({
+  enabled: z.boolean().default(true),
+  /** docs/operations.md as published; every alert's runbook_url is this plus the alert's anchor. */
+  runbookUrl: z.url().default("https://github.com/agent-fleet/agent-fleet/blob/main/docs/operations.md"),
+  backlogFor: promDuration.default("10m"),
+  /** The plan's SLAs: the oldest ready task of a band may wait this long (P3 has none). */
+  sla: strict({
+    P0: promDuration.default("1m"),
+    P1: promDuration.default("5m"),
+    P2: promDuration.default("15m"),
+  }).prefault({}),
+  errorRatio: ratio.default(0.05),
+  errorRatioFor: promDuration.default("10m"),
+  hpaAtMaxFor: promDuration.default("15m"),
+  restarts: strict({ count: wholeNumber(1).default(3), window: promDuration.default("15m") }).prefault({}),
+  redisMemoryRatio: ratio.default(0.9),
+  router5xxRatio: ratio.default(0.05),
+}).prefault({});
+
 export const observabilitySchema = strict({
   prometheus: strict({
     install: z.boolean().default(false),
+    /**
+     * The chart `install` installs: prometheus-community/prometheus (alerts as its rule files), or
+     * kube-prometheus-stack (the Prometheus Operator: PrometheusRule, ServiceMonitor, PodMonitor).
+     */
+    chart: z.enum(["prometheus", "kube-prometheus-stack"]).default("prometheus"),
+    /**
+     * The cluster runs the Prometheus Operator (its CRDs exist): alerts and scrape targets become
+     * PrometheusRule / ServiceMonitor / PodMonitor objects. Default: chart is kube-prometheus-stack.
+     */
+    operator: z.boolean().optional(),
     namespace: dnsLabel.default("monitoring"),
     scrapeInterval: z
       .string()
@@ -281,6 +319,23 @@ export const observabilitySchema = strict({
   }).prefault({}),
   /** Install prometheus-adapter to serve agent_queue_backlog as an External metric. */
   adapter: strict({ install: z.boolean().default(false) }).prefault({}),
+  alerts: alertsSchema,
+  /** The three dashboards, as ConfigMaps Grafana's dashboard sidecar loads. */
+  dashboards: strict({
+    enabled: z.boolean().default(true),
+    /** Install Grafana (grafana/grafana chart) with its dashboard sidecar and Prometheus as data source. */
+    grafana: strict({ install: z.boolean().default(false) }).prefault({}),
+  }).prefault({}),
+  /** OpenTelemetry traces (router -> queue -> worker -> model call), exported over OTLP/HTTP. */
+  tracing: strict({
+    enabled: z.boolean().default(false),
+    /** OTLP/HTTP endpoint (the collector's :4318). Default: the collector `collector.install` makes. */
+    endpoint: z.url().optional(),
+    /** Fraction of new traces sampled (parent-based: a sampled caller's trace is always kept). */
+    sampleRatio: z.number().min(0).max(1).default(1),
+    /** Install an OpenTelemetry Collector (open-telemetry/opentelemetry-collector chart). */
+    collector: strict({ install: z.boolean().default(false) }).prefault({}),
+  }).prefault({}),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default(DEFAULT_LOG_LEVEL),
 });
 

@@ -44,6 +44,15 @@ ISTIO_MODULE="istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
 CERT_MANAGER_MODULE="github.com/cert-manager/cert-manager@v1.21.2"
 # The random stand-in (test/e2e/random-standin) reports the @pulumi/random version it stands in for;
 # its cache key adds a hash of its sources so that an edit rebuilds it.
+# The observability suite's real parts (test/obs): Prometheus and promtool from one build of the
+# prometheus module (v0.316.0 is Prometheus 3.16.0), with the service-discovery plugins left out
+# (remove_all_sd: the suite scrapes static targets; file and http discovery stay); and Jaeger's
+# all-in-one (cmd/jaeger, the OpenTelemetry-collector-based v2 binary; with no config it keeps
+# traces in memory, receives OTLP on 4317/4318 and serves its query API on 16686).
+PROMETHEUS_VERSION="3.16.0"
+PROMETHEUS_MODULE="github.com/prometheus/prometheus@v0.316.0"
+JAEGER_VERSION="1.76.0"
+JAEGER_MODULE="github.com/jaegertracing/jaeger@v$JAEGER_VERSION"
 STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/random-standin"
 
 # ---- setup -----------------------------------------------------------------------------------------
@@ -68,7 +77,7 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOWORK=off
 
-ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin istioctl)
+ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin istioctl prometheus jaeger)
 if [ "$#" -gt 0 ]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
 
 standin_version() {
@@ -86,6 +95,8 @@ tool_version() {
     pulumi-kubernetes) echo "$PULUMI_KUBERNETES_VERSION" ;;
     random-standin) standin_version ;;
     istioctl) echo "$ISTIO_VERSION" ;;
+    prometheus) echo "$PROMETHEUS_VERSION" ;;
+    jaeger) echo "$JAEGER_VERSION" ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
@@ -99,6 +110,8 @@ tool_bins() {
     pulumi-kubernetes) echo "pulumi-resource-kubernetes" ;;
     random-standin) echo "pulumi-resource-random" ;;
     istioctl) echo "istioctl" ;;
+    prometheus) echo "prometheus promtool" ;;
+    jaeger) echo "jaeger" ;;
   esac
 }
 
@@ -244,6 +257,19 @@ build_istioctl() {
   build_in_wrapper "$src" "$dir/bin/istioctl" \
     "-X istio.io/istio/pkg/version.buildVersion=$ISTIO_VERSION -X istio.io/istio/pkg/version.buildStatus=Clean" \
     istio.io/istio/istioctl/cmd/istioctl
+}
+
+build_prometheus() {
+  local dir="$1" src="$CACHE_ROOT/src/prometheus-$PROMETHEUS_VERSION" v="github.com/prometheus/common/version"
+  make_wrapper "$src" "$PROMETHEUS_MODULE" "" >/dev/null || return 3
+  build_in_wrapper "$src" "$dir/bin/" "-X $v.Version=$PROMETHEUS_VERSION -X $v.Branch=release -X $v.Revision=v0.316.0" \
+    -tags remove_all_sd github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+}
+
+build_jaeger() {
+  local dir="$1" src="$CACHE_ROOT/src/jaeger-$JAEGER_VERSION"
+  make_wrapper "$src" "$JAEGER_MODULE" "" >/dev/null || return 3
+  build_in_wrapper "$src" "$dir/bin/jaeger" "" github.com/jaegertracing/jaeger/cmd/jaeger
 }
 
 build_random_standin() {
