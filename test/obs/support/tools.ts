@@ -1,0 +1,43 @@
+/**
+ * promtool, prometheus and jaeger for the observability suite, built from Go modules by
+ * test/e2e/toolchain.sh (cached by version; a warm call takes under a second). OBS_TOOLS_BIN names
+ * a folder that already has them and skips the script (its lock waits for any build under way).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export interface ObsTools {
+  promtool: string;
+  prometheus: string;
+  jaeger: string;
+}
+
+let cached: ObsTools | undefined;
+
+export function obsTools(): ObsTools {
+  if (cached) return cached;
+  let binDir = process.env.OBS_TOOLS_BIN;
+  if (!binDir) {
+    const r = spawnSync("bash", [join(ROOT, "test/e2e/toolchain.sh"), "prometheus", "jaeger"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (r.status !== 0) throw new Error(`test/e2e/toolchain.sh prometheus jaeger exited with ${r.status}`);
+    binDir = r.stdout.trim().split("\n").pop();
+  }
+  if (!binDir) throw new Error("toolchain.sh printed no bin folder");
+  const tools = {
+    promtool: join(binDir, "promtool"),
+    prometheus: join(binDir, "prometheus"),
+    jaeger: join(binDir, "jaeger"),
+  };
+  for (const [name, path] of Object.entries(tools)) {
+    if (!existsSync(path)) throw new Error(`${name} is not in ${binDir} (test/e2e/toolchain.sh prometheus jaeger)`);
+  }
+  cached = tools;
+  return tools;
+}
