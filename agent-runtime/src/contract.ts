@@ -23,6 +23,24 @@ export const BACKLOG_METRIC = "agent_queue_backlog";
 /** The label of BACKLOG_METRIC that names the agent: the HPA selects on it, the adapter groups by it. */
 export const BACKLOG_AGENT_LABEL = "agent_type";
 
+/**
+ * The other runtime metrics infra's alert rules read (infra/observability/alerts.ts), by what
+ * they count. The runtime registers its metrics under these names, so a rename here renames both
+ * sides and a rename in the runtime alone fails test/infra/observability.
+ */
+export const RUNTIME_METRICS = {
+  /** Counter {agent_type, status}: task deliveries by outcome (lib/metrics.ts TASK_OUTCOMES). */
+  tasks: "agent_tasks_total",
+  /** Router gauge {agent_type, priority}: seconds the oldest ready task of a band has waited. */
+  queueOldestAge: "agent_queue_oldest_age_seconds",
+  /** Router gauge {agent_type}: tasks in the dead-letter set. */
+  queueDead: "agent_queue_dead",
+  /** Router gauge: 1 when the router's last statistics read from Redis succeeded, else 0. */
+  redisUp: "agent_queue_redis_up",
+  /** Router counter {method, route, code}: answers of the router's /v1 API. */
+  routerResponses: "agent_router_responses_total",
+} as const;
+
 /** Task ids and idempotency keys end up in Redis keys and URLs: keep them plain. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 

@@ -9,6 +9,7 @@
  * `createMetrics()` makes an independent set (tests, or several fleets in one process).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { RUNTIME_METRICS } from "../contract";
 
 export const TASK_OUTCOMES = ["succeeded", "retrying", "failed", "dead", "lease_lost", "released"] as const;
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
@@ -42,7 +43,7 @@ export function createMetrics(
       registers,
     }),
     tasksTotal: new Counter({
-      name: "agent_tasks_total",
+      name: RUNTIME_METRICS.tasks,
       help: "Task deliveries by outcome: succeeded, retrying, failed, dead, lease_lost, released.",
       labelNames: ["agent_type", "status"] as const,
       registers,
