@@ -6,9 +6,10 @@
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { AgentType } from "../catalog";
+import { INFERENCE_METRIC, LLM_TOKENS_METRIC } from "../contract";
 import type { ExecutorObserver } from "./types";
 
-export const INFERENCE_METRIC = "model_inference_seconds";
+export { INFERENCE_METRIC };
 
 interface ExecutorMetricSet {
   inference: Histogram<"model_name">;
@@ -37,7 +38,7 @@ function metricSet(registry: Registry): ExecutorMetricSet {
   const set: ExecutorMetricSet = {
     inference,
     tokens: new Counter({
-      name: "agent_llm_tokens_total",
+      name: LLM_TOKENS_METRIC,
       help: "Tokens the LLM backend reported, by direction (input = prompt, output = completion).",
       labelNames: ["agent_type", "model_name", "direction"] as const,
       registers,

@@ -9,6 +9,7 @@
  * `createMetrics()` makes an independent set (tests, or several fleets in one process).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { INFERENCE_METRIC, TASK_DURATION_METRIC, TASKS_METRIC } from "../contract";
 
 export const TASK_OUTCOMES = ["succeeded", "retrying", "failed", "dead", "lease_lost", "released"] as const;
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
@@ -35,14 +36,14 @@ export function createMetrics(
   return {
     registry,
     taskDuration: new Histogram({
-      name: "agent_task_duration_seconds",
+      name: TASK_DURATION_METRIC,
       help: "Time from a task's start on a worker to its outcome (one observation per delivery).",
       labelNames: ["agent_type", "task_type"] as const,
       buckets: [0.005, 0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers,
     }),
     tasksTotal: new Counter({
-      name: "agent_tasks_total",
+      name: TASKS_METRIC,
       help: "Task deliveries by outcome: succeeded, retrying, failed, dead, lease_lost, released.",
       labelNames: ["agent_type", "status"] as const,
       registers,
@@ -54,7 +55,7 @@ export function createMetrics(
       registers,
     }),
     inferenceSeconds: new Histogram({
-      name: "model_inference_seconds",
+      name: INFERENCE_METRIC,
       help: "Time the model took to answer one request (successful attempt), by model.",
       labelNames: ["model_name"] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320],

@@ -5,7 +5,13 @@
  * infra selects it by the name and the agent label the contract gives (contract.ts).
  */
 import { Gauge, type Registry } from "prom-client";
-import { BACKLOG_AGENT_LABEL, BACKLOG_METRIC } from "../contract";
+import {
+  BACKLOG_AGENT_LABEL,
+  BACKLOG_METRIC,
+  QUEUE_DEAD_METRIC,
+  QUEUE_OLDEST_AGE_METRIC,
+  QUEUE_READY_METRIC,
+} from "../contract";
 import type { AgentQueueStats } from "../queue/client";
 
 export const DEPTH_METRIC = "agent_queue_depth";
@@ -46,12 +52,12 @@ export class QueueGauges {
     this.backlog = gauge(BACKLOG_METRIC, "Ready + in-flight tasks per agent: the HPA's scaling signal.", [
       BACKLOG_AGENT_LABEL,
     ]);
-    this.ready = gauge("agent_queue_ready", "Ready tasks per agent and priority band (P0 highest).", [
+    this.ready = gauge(QUEUE_READY_METRIC, "Ready tasks per agent and priority band (P0 highest).", [
       BACKLOG_AGENT_LABEL,
       "priority",
     ]);
     this.oldest = gauge(
-      "agent_queue_oldest_age_seconds",
+      QUEUE_OLDEST_AGE_METRIC,
       "Seconds the oldest ready task of an agent has waited (0 when none is ready).",
       [BACKLOG_AGENT_LABEL],
     );
@@ -61,7 +67,7 @@ export class QueueGauges {
     this.delayed = gauge("agent_queue_delayed", "Tasks waiting out a retry backoff, per agent.", [
       BACKLOG_AGENT_LABEL,
     ]);
-    this.dead = gauge("agent_queue_dead", "Tasks in the dead-letter set, per agent.", [BACKLOG_AGENT_LABEL]);
+    this.dead = gauge(QUEUE_DEAD_METRIC, "Tasks in the dead-letter set, per agent.", [BACKLOG_AGENT_LABEL]);
     // lib/metrics.ts defines agent_queue_depth; the router keeps it current. prom-client reads a
     // gauge's `collect` at scrape time, so hooking the existing gauge refreshes it like the others.
     const depth = registry.getSingleMetric(DEPTH_METRIC);
