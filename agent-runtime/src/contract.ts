@@ -24,13 +24,20 @@ export const BACKLOG_METRIC = "agent_queue_backlog";
 export const BACKLOG_AGENT_LABEL = "agent_type";
 
 /**
- * The other runtime metrics infra's alert rules read (infra/observability/alerts.ts), by what
- * they count. The runtime registers its metrics under these names, so a rename here renames both
- * sides and a rename in the runtime alone fails test/infra/observability.
+ * The runtime metrics infra reads (alert rules and dashboards in infra/observability/), by what
+ * they count. They live here, not in the metrics modules, because those import prom-client, which
+ * the compiled library does not ship; the metrics modules register under these names, so a name
+ * changes in one place, and a rename in the runtime alone fails test/infra/observability.
  */
 export const RUNTIME_METRICS = {
+  /** Histogram {agent_type, task_type}: a task's run time on a worker, one observation per delivery. */
+  taskDuration: "agent_task_duration_seconds",
   /** Counter {agent_type, status}: task deliveries by outcome (lib/metrics.ts TASK_OUTCOMES). */
   tasks: "agent_tasks_total",
+  /** Histogram {model_name}: the model's answer time per successful request. */
+  inference: "model_inference_seconds",
+  /** Router gauge {agent_type, priority}: ready tasks per priority band. */
+  queueReady: "agent_queue_ready",
   /** Router gauge {agent_type, priority}: seconds the oldest ready task of a band has waited. */
   queueOldestAge: "agent_queue_oldest_age_seconds",
   /** Router gauge {agent_type}: tasks in the dead-letter set. */
@@ -39,6 +46,8 @@ export const RUNTIME_METRICS = {
   redisUp: "agent_queue_redis_up",
   /** Router counter {method, route, code}: answers of the router's /v1 API. */
   routerResponses: "agent_router_responses_total",
+  /** Counter {agent_type, model_name, direction}: tokens the LLM backend reported. */
+  llmTokens: "agent_llm_tokens_total",
 } as const;
 
 /** Task ids and idempotency keys end up in Redis keys and URLs: keep them plain. */

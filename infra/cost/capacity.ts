@@ -10,6 +10,7 @@
  * min); nodes at max = max(nodes at min, packed pods at max), which must not exceed maxNodes.
  * GKE regional pools are packed as one pool (the autoscaler's bounds are totals across zones).
  */
+import type { AgentType } from "../catalog";
 import type { FleetConfig } from "../config/resolve";
 import { gkeNodeBudget, k3sNodeBudget, type Amount, type NodeBudget } from "./overhead";
 import {
@@ -69,9 +70,14 @@ export class CapacityError extends Error {
 
 const fitsIn = (a: Amount, free: Amount) => a.cpu <= free.cpu + 1e-9 && a.memory <= free.memory + 1e-9;
 
+/** The share of a node one pod takes: the larger of its CPU and memory shares of the allocatable. */
+export function nodeShare(pod: Amount, allocatable: Amount): number {
+  return Math.max(pod.cpu / allocatable.cpu, pod.memory / allocatable.memory);
+}
+
 /** First-fit decreasing on two dimensions; returns the node count. Pods larger than a node throw. */
 export function packNodes(pods: Amount[], allocatable: Amount): number {
-  const share = (p: Amount) => Math.max(p.cpu / allocatable.cpu, p.memory / allocatable.memory);
+  const share = (p: Amount) => nodeShare(p, allocatable);
   const free: Amount[] = [];
   for (const pod of [...pods].sort((a, b) => share(b) - share(a))) {
     if (!fitsIn(pod, allocatable)) throw new Error("pod larger than a node");
@@ -296,4 +302,45 @@ export function assertCapacity(config: FleetConfig): CapacityPlan {
   const plan = capacityPlan(config);
   if (plan.problems.length) throw new CapacityError(plan.problems);
   return plan;
+}
+
+/** What one pod of an agent costs per hour, and how that was derived. */
+export interface AgentPodPrice {
+  agent: AgentType;
+  pool: string;
+  nodeType: string;
+  /** The node's price per hour: the plan's monthly node price (disk, IPv4 included) / HOURS_PER_MONTH. */
+  nodeHourly: number;
+  /** nodeShare of the pod's requests (containers and sidecars) on the node's allocatable. */
+  share: number;
+  /** nodeHourly × share. */
+  hourly: number;
+}
+
+/**
+ * The hourly price of one pod of each enabled agent whose pool the plan prices: the share of a
+ * node the pod's requests take (as packing counts it) times that node's hourly price. Agents on an
+ * existing cluster, or on a pool without a price or node size, are absent.
+ */
+export function agentPodPrices(plan: CapacityPlan): AgentPodPrice[] {
+  const prices = new Map<AgentType, AgentPodPrice>();
+  for (const p of plan.pools) {
+    const { nodeType, nodeMonthly, budget } = p;
+    if (nodeType === undefined || nodeMonthly === undefined || !budget) continue;
+    const nodeHourly = nodeMonthly / HOURS_PER_MONTH;
+    for (const g of p.groups) {
+      // The canary group repeats its agent at the same size: the first group prices the agent.
+      if (!g.agent || prices.has(g.agent)) continue;
+      const share = nodeShare(g.perPod, budget.allocatable);
+      prices.set(g.agent, {
+        agent: g.agent,
+        pool: p.pool,
+        nodeType,
+        nodeHourly,
+        share,
+        hourly: nodeHourly * share,
+      });
+    }
+  }
+  return [...prices.values()];
 }

@@ -36,7 +36,7 @@ export function createMetrics(
   return {
     registry,
     taskDuration: new Histogram({
-      name: "agent_task_duration_seconds",
+      name: RUNTIME_METRICS.taskDuration,
       help: "Time from a task's start on a worker to its outcome (one observation per delivery).",
       labelNames: ["agent_type", "task_type"] as const,
       buckets: [0.005, 0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
@@ -55,7 +55,7 @@ export function createMetrics(
       registers,
     }),
     inferenceSeconds: new Histogram({
-      name: "model_inference_seconds",
+      name: RUNTIME_METRICS.inference,
       help: "Time the model took to answer one request (successful attempt), by model.",
       labelNames: ["model_name"] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320],

@@ -48,7 +48,7 @@ export class QueueGauges {
     this.backlog = gauge(BACKLOG_METRIC, "Ready + in-flight tasks per agent: the HPA's scaling signal.", [
       BACKLOG_AGENT_LABEL,
     ]);
-    this.ready = gauge("agent_queue_ready", "Ready tasks per agent and priority band (P0 highest).", [
+    this.ready = gauge(RUNTIME_METRICS.queueReady, "Ready tasks per agent and priority band (P0 highest).", [
       BACKLOG_AGENT_LABEL,
       "priority",
     ]);
