@@ -230,7 +230,8 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
     "The chart `install` installs: `prometheus` (alerts as its rule files) or `kube-prometheus-stack` (the Prometheus Operator, Alertmanager, kube-state-metrics).",
   "observability.prometheus.operator":
     "The cluster has the Prometheus Operator's CRDs (an existing kube-prometheus-stack): alerts become PrometheusRule objects, scraping ServiceMonitor/PodMonitor objects. Default: `chart` is `kube-prometheus-stack`.",
-  "observability.alerts": "Alert rules and their thresholds (docs/operations.md has a runbook section per alert).",
+  "observability.alerts":
+    "Alert rules and their thresholds (docs/operations.md has a runbook section per alert).",
   "observability.alerts.enabled": "Render the alert rules.",
   "observability.alerts.runbookUrl": "Address of docs/operations.md; each alert links to its section there.",
   "observability.alerts.backlogFor":
@@ -239,16 +240,18 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "observability.alerts.sla.P0": "P0 (immediate).",
   "observability.alerts.sla.P1": "P1.",
   "observability.alerts.sla.P2": "P2.",
-  "observability.alerts.errorRatio": "Share of an agent's task deliveries that fail or dead-letter before AgentTaskErrorRate fires.",
+  "observability.alerts.errorRatio":
+    "Share of an agent's task deliveries that fail or dead-letter before AgentTaskErrorRate fires.",
   "observability.alerts.errorRatioFor": "How long the error ratio must hold.",
   "observability.alerts.hpaAtMaxFor": "How long an HPA may sit at maxReplicas before AgentHPAAtMax fires.",
   "observability.alerts.restarts": "Container restarts that make AgentPodRestarting fire.",
   "observability.alerts.restarts.count": "Restarts within `window`.",
   "observability.alerts.restarts.window": "The window.",
-  "observability.alerts.redisMemoryRatio": "Redis memory use over its container limit that makes RedisMemoryHigh fire.",
+  "observability.alerts.redisMemoryRatio":
+    "Redis memory use over its container limit that makes RedisMemoryHigh fire.",
   "observability.alerts.router5xxRatio": "Share of router responses that are 5xx before RouterErrors fires.",
   "observability.dashboards": "The three Grafana dashboards (agent performance, resources, business/SLA).",
-  "observability.dashboards.enabled": "Create the dashboard ConfigMaps (label `grafana_dashboard: \"1\"`).",
+  "observability.dashboards.enabled": 'Create the dashboard ConfigMaps (label `grafana_dashboard: "1"`).',
   "observability.dashboards.grafana": "Grafana.",
   "observability.dashboards.grafana.install":
     "Install Grafana with Helm, with the dashboard sidecar and Prometheus as its data source.",
@@ -258,6 +261,8 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "observability.tracing.sampleRatio": "Share of new traces sampled (parent-based).",
   "observability.tracing.collector": "OpenTelemetry Collector.",
   "observability.tracing.collector.install": "Install an OpenTelemetry Collector with Helm.",
+  "observability.tracing.collector.exportTo":
+    "OTLP/HTTP address of your tracing backend (Jaeger, Tempo, a vendor) the collector forwards to; unset: the collector logs spans.",
   "observability.adapter": "prometheus-adapter, which serves `agent_queue_backlog` as an External metric.",
   "observability.adapter.install": "Install prometheus-adapter with Helm.",
   "observability.logLevel": "Runtime log level.",

@@ -213,6 +213,35 @@ function clusterRules(cluster: ParsedStackConfig["cluster"]): ConfigIssue[] {
 }
 
 /** Every cross-field issue of the parts that parsed. */
+function observabilityRules(o: ParsedStackConfig["observability"]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const t = o.tracing;
+  if (t.enabled && t.endpoint === undefined && !t.collector.install) {
+    issues.push({
+      path: ["observability", "tracing", "endpoint"],
+      message:
+        "required when tracing is enabled and collector.install is false (your collector's OTLP/HTTP address)",
+    });
+  }
+  if (!t.collector.install && t.collector.exportTo !== undefined) {
+    issues.push({
+      path: ["observability", "tracing", "collector", "exportTo"],
+      value: t.collector.exportTo,
+      message: "is only used with collector.install: true",
+    });
+  }
+  const p = o.prometheus;
+  if (p.operator === true && p.install && p.chart === "prometheus") {
+    issues.push({
+      path: ["observability", "prometheus", "operator"],
+      value: true,
+      message:
+        'the prometheus chart does not read PrometheusRule or PodMonitor objects: set chart: "kube-prometheus-stack", or operator: false',
+    });
+  }
+  return issues;
+}
+
 export function crossFieldRules(input: RuleInput): ConfigIssue[] {
   const { config: c, agents } = input;
   const issues: ConfigIssue[] = [];
@@ -231,5 +260,6 @@ export function crossFieldRules(input: RuleInput): ConfigIssue[] {
   if (c.mesh) issues.push(...meshRules(c.mesh.istio, input));
   if (c.images) issues.push(...digestRules(c.images, input));
   if (c.cluster) issues.push(...clusterRules(c.cluster));
+  if (c.observability) issues.push(...observabilityRules(c.observability));
   return issues;
 }

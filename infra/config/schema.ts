@@ -334,7 +334,11 @@ export const observabilitySchema = strict({
     /** Fraction of new traces sampled (parent-based: a sampled caller's trace is always kept). */
     sampleRatio: z.number().min(0).max(1).default(1),
     /** Install an OpenTelemetry Collector (open-telemetry/opentelemetry-collector chart). */
-    collector: strict({ install: z.boolean().default(false) }).prefault({}),
+    collector: strict({
+      install: z.boolean().default(false),
+      /** Your tracing backend's OTLP/HTTP address the collector forwards to; unset: it logs spans. */
+      exportTo: z.url().optional(),
+    }).prefault({}),
   }).prefault({}),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default(DEFAULT_LOG_LEVEL),
 });

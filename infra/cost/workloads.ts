@@ -41,6 +41,11 @@ export const PLATFORM_PODS = {
   istiod: { cpu: "500m", memory: "2Gi" },
   prometheus: OBSERVABILITY_RESOURCES.prometheus.requests,
   "prometheus-adapter": OBSERVABILITY_RESOURCES.adapter.requests,
+  "kube-state-metrics": OBSERVABILITY_RESOURCES.kubeStateMetrics.requests,
+  alertmanager: OBSERVABILITY_RESOURCES.alertmanager.requests,
+  "prometheus-operator": OBSERVABILITY_RESOURCES.operator.requests,
+  grafana: OBSERVABILITY_RESOURCES.grafana.requests,
+  "otel-collector": OBSERVABILITY_RESOURCES.collector.requests,
 } as const;
 
 /** The NFS server of the hcloud-nfs model store. */
@@ -110,9 +115,19 @@ export function fleetPods(config: FleetConfig): PodGroup[] {
   const localModels = llm && config.enabledAgents.some((a) => a.model.kind === "local");
   if (localModels && config.models.backend?.kind === "hcloud-nfs") fixed("models-nfs", 1, NFS_SERVER, false);
   if (mesh && config.mesh.istio.install) fixed("istiod", 1, PLATFORM_PODS.istiod, false);
-  if (config.observability.prometheus.install) fixed("prometheus", 1, PLATFORM_PODS.prometheus, false);
-  if (config.observability.adapter.install) {
-    fixed("prometheus-adapter", 1, PLATFORM_PODS["prometheus-adapter"], false);
+  const o = config.observability;
+  if (o.prometheus.install) {
+    const operator = o.prometheus.chart === "kube-prometheus-stack";
+    fixed("prometheus", 1, PLATFORM_PODS.prometheus, false);
+    fixed("kube-state-metrics", 1, PLATFORM_PODS["kube-state-metrics"], false);
+    // The plain chart runs Alertmanager only when there are alerts to route; the stack always.
+    if (operator || o.alerts.enabled) fixed("alertmanager", 1, PLATFORM_PODS.alertmanager, false);
+    if (operator) fixed("prometheus-operator", 1, PLATFORM_PODS["prometheus-operator"], false);
+  }
+  if (o.adapter.install) fixed("prometheus-adapter", 1, PLATFORM_PODS["prometheus-adapter"], false);
+  if (o.dashboards.grafana.install) fixed("grafana", 1, PLATFORM_PODS.grafana, false);
+  if (o.tracing.enabled && o.tracing.collector.install) {
+    fixed("otel-collector", 1, PLATFORM_PODS["otel-collector"], false);
   }
   return groups;
 }

@@ -13,6 +13,7 @@ import { BACKLOG_AGENT_LABEL, BACKLOG_METRIC, RUNTIME_METRICS } from "../../agen
 import type { FleetConfig } from "../config/resolve";
 import { MODEL_LOADER_NAME, REDIS_NAME } from "../components/fleet/conventions";
 import type { ExternalMetric } from "./external-metrics";
+import { durationSeconds } from "./duration";
 
 export type Severity = "critical" | "warning";
 
@@ -70,13 +71,6 @@ export const RATE_WINDOW = "5m";
 export const DEAD_LETTER_WINDOW = "10m";
 export const REDIS_DOWN_FOR = "1m";
 export const REDIS_MEMORY_FOR = "5m";
-
-/** Seconds in a Prometheus duration of the form the schema admits ("90s", "5m", "1h"). */
-export function durationSeconds(duration: string): number {
-  const match = /^(\d+)(s|m|h)$/.exec(duration);
-  if (!match) throw new Error(`"${duration}" is not a duration such as "30s", "5m" or "1h"`);
-  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
-}
 
 type RuntimeMetric = typeof BACKLOG_METRIC | (typeof RUNTIME_METRICS)[keyof typeof RUNTIME_METRICS];
 

@@ -16,6 +16,7 @@ import { HOURS_PER_MONTH } from "../prices";
 import { agentResourceName, REDIS_NAME, ROUTER_NAME } from "../components/fleet/conventions";
 import { EXTERNAL_METRICS } from "./external-metrics";
 import { barGauge, datasourceVariable, statPanel, target, timeseries, type PanelSpec } from "./panels";
+import { durationSeconds } from "./duration";
 
 export type GrafanaDashboard = dashboard.Dashboard;
 
@@ -33,13 +34,6 @@ const [CPU_USAGE, MEMORY_WORKING_SET] = EXTERNAL_METRICS.cadvisor;
 type KubeStateMetric = (typeof EXTERNAL_METRICS.kubeStateMetrics)[number];
 /** A kube-state-metrics name, checked against EXTERNAL_METRICS by the compiler. */
 const ksm = (name: KubeStateMetric) => name;
-
-/** Seconds of a Prometheus duration as stack config takes it ("90s", "5m", "1h"). */
-export function durationSeconds(duration: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(duration);
-  if (!m) throw new Error(`"${duration}" is not a duration such as "30s", "5m" or "1h"`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"];
-}
 
 /** Selectors and regexes every query of one stack shares. */
 class Queries {

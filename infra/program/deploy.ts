@@ -11,7 +11,14 @@ import { POOL_LABEL, type KubernetesCluster } from "../components/cluster/kubern
 import { AgentFleet, type AgentFleetArgs } from "../components/fleet/agent-fleet";
 import { AgentImages, prebuiltImages, toFleetImages, type ImageSet } from "../components/images/agent-images";
 import type { RegistrySpec } from "../components/images/image-registry";
-import { FleetObservability } from "../components/platform/observability";
+import type { TracingArgs } from "../components/fleet/tracing";
+import { alertRuleGroups } from "../observability/alerts";
+import { dashboardConfigMaps } from "../observability/dashboards";
+import {
+  collectorEndpoint,
+  FleetObservability,
+  type ObservabilityArgs,
+} from "../components/platform/observability";
 import { API_KEYS_SECRET_NAME, SecretsBackend } from "../components/platform/secrets-backend";
 import { createCluster } from "./cluster";
 
@@ -142,6 +149,7 @@ export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs
   const { queue, secrets } = config;
   const { tokensKey, ...router } = config.router;
   const models = modelArgs(config);
+  const tracing = fleetTracing(config);
   return {
     namespace: config.namespace,
     agents: config.enabledAgents,
@@ -166,6 +174,49 @@ export function fleetArgs(config: FleetConfig, images: ImageSet): AgentFleetArgs
     logLevel: config.observability.logLevel,
     prometheusNamespace: config.observability.prometheus.namespace,
     istio: fleetIstio(config),
+    ...(tracing ? { tracing } : {}),
+  };
+}
+
+/** The runtime's trace export from stack config; undefined when tracing is off. */
+export function fleetTracing(config: FleetConfig): TracingArgs | undefined {
+  const t = config.observability.tracing;
+  if (!t.enabled) return undefined;
+  const ns = config.observability.prometheus.namespace;
+  return t.endpoint !== undefined
+    ? { endpoint: t.endpoint, sampleRatio: t.sampleRatio }
+    : { endpoint: collectorEndpoint(ns), sampleRatio: t.sampleRatio, collectorNamespace: ns };
+}
+
+/**
+ * FleetObservability's args from stack config, or undefined when the stack asks for none of it
+ * (nothing installed, no alerts, no dashboards).
+ */
+export function observabilityArgs(
+  config: FleetConfig,
+  fleetNamespace: pulumi.Input<string>,
+): ObservabilityArgs | undefined {
+  const o = config.observability;
+  const alertGroups = o.alerts.enabled ? alertRuleGroups(config) : [];
+  const dashboards = o.dashboards.enabled ? dashboardConfigMaps(config) : [];
+  const collector = o.tracing.enabled && o.tracing.collector.install;
+  const wanted = o.prometheus.install || o.adapter.install || o.dashboards.grafana.install || collector;
+  if (!wanted && alertGroups.length === 0 && dashboards.length === 0) return undefined;
+  return {
+    prometheus: o.prometheus,
+    adapter: o.adapter,
+    fleet: { namespace: fleetNamespace, istio: config.mesh.istio.enabled },
+    alertGroups,
+    dashboards,
+    grafana: o.dashboards.grafana,
+    ...(collector
+      ? {
+          collector: {
+            install: true,
+            ...(o.tracing.collector.exportTo ? { exportTo: o.tracing.collector.exportTo } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -174,13 +225,11 @@ export function deployFleet(
   config: FleetConfig,
   cluster: KubernetesCluster = createCluster(config),
 ): FleetOutputs {
-  const o = config.observability;
-  if (o.prometheus.install || o.adapter.install) {
-    new FleetObservability("observability", o, { provider: cluster.provider });
-  }
   const fleet = new AgentFleet("fleet", fleetArgs(config, fleetImages(config)), {
     provider: cluster.provider,
   });
+  const observability = observabilityArgs(config, fleet.namespace);
+  if (observability) new FleetObservability("observability", observability, { provider: cluster.provider });
   const secrets = config.secrets;
   if (secrets.backend === "aws-secrets-manager" && secrets.apiKeys.length > 0) {
     // AgentFleet's pods reference `llm-api-keys`; the External Secrets Operator fills it.

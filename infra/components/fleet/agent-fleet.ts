@@ -16,6 +16,7 @@ import {
 } from "./mesh";
 import { ModelStore, type ModelStoreArgs } from "./model-store";
 import { FleetNetworkPolicies } from "./network-policies";
+import { traceExportPolicy, type TracingArgs } from "./tracing";
 import type { ModelSidecarSpec } from "./pod-spec";
 import { TaskQueue, type TaskQueueArgs } from "./task-queue";
 import { TaskRouter, type TaskRouterArgs } from "./task-router";
@@ -80,6 +81,8 @@ export interface AgentFleetArgs {
   logLevel?: string;
   /** Namespace of the Prometheus that scrapes the fleet (the NetworkPolicies let it in). */
   prometheusNamespace: string;
+  /** Export traces from agents and router over OTLP/HTTP. Unset: tracing off (the runtime loads no SDK). */
+  tracing?: TracingArgs;
   istio?: FleetIstioArgs;
   /** Registry credentials for an imagePullSecret (external registries). */
   imagePullCredentials?: {
@@ -172,6 +175,7 @@ export class AgentFleet extends pulumi.ComponentResource {
         istio,
         prometheusNamespace: args.prometheusNamespace,
         ...(args.queue.mode === "managed" ? { managedQueuePort: managedPort(args.queue.url) } : {}),
+        ...(args.tracing ? { traceExport: traceExportPolicy(args.tracing) } : {}),
       },
       child,
     );

@@ -23,6 +23,11 @@ export interface FleetNetworkPoliciesArgs {
   privateCidrs?: string[];
   /** Port of a managed Redis outside the cluster; queue clients may reach it anywhere. */
   managedQueuePort?: number;
+  /**
+   * Where agents and the router send traces: the collector in `namespace` (installed by the
+   * stack), or, without a namespace, an endpoint outside the cluster on `port`.
+   */
+  traceExport?: { namespace?: string; port: number };
 }
 
 const DEFAULT_PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
@@ -42,6 +47,10 @@ export function validateFleetNetworkPoliciesArgs(name: string, args: FleetNetwor
   const port = args.managedQueuePort;
   if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
     problems.add("managedQueuePort", `must be a port number from 1 to 65535 (got ${port})`);
+  }
+  const trace = args.traceExport;
+  if (trace && !(Number.isInteger(trace.port) && trace.port >= 1 && trace.port <= 65535)) {
+    problems.add("traceExport.port", `must be a port number from 1 to 65535 (got ${trace.port})`);
   }
   problems.throwIfAny();
 }
@@ -134,6 +143,23 @@ export function networkPolicySpecs(
         {
           to: [{ ipBlock: { cidr: "0.0.0.0/0" } }],
           ports: [{ protocol: "TCP", port: args.managedQueuePort }],
+        },
+      ],
+    };
+  }
+  if (args.traceExport) {
+    const { namespace, port } = args.traceExport;
+    specs["allow-trace-export"] = {
+      podSelector: {
+        matchExpressions: [
+          { key: "app.kubernetes.io/component", operator: "In", values: ["agent", "router"] },
+        ],
+      },
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [namespace ? byName(namespace) : { ipBlock: { cidr: "0.0.0.0/0" } }],
+          ports: [{ protocol: "TCP", port }],
         },
       ],
     };

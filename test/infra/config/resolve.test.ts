@@ -224,6 +224,37 @@ describe("errors name the file, the key path, the value and what is allowed", ()
     ]);
   });
 
+  it("observability: tracing needs an endpoint or the collector; the plain chart reads no operator objects", () => {
+    expect(
+      errorsOf({
+        ...base(),
+        observability: {
+          prometheus: { install: true, operator: true },
+          tracing: { enabled: true, collector: { exportTo: "http://jaeger.tracing.svc:4318" } },
+        },
+      }),
+    ).toEqual([
+      "Pulumi.test.yaml: agent-fleet:observability.tracing.endpoint: required when tracing is enabled and collector.install is false (your collector's OTLP/HTTP address)",
+      'Pulumi.test.yaml: agent-fleet:observability.tracing.collector.exportTo = "http://jaeger.tracing.svc:4318": is only used with collector.install: true',
+      'Pulumi.test.yaml: agent-fleet:observability.prometheus.operator = true: the prometheus chart does not read PrometheusRule or PodMonitor objects: set chart: "kube-prometheus-stack", or operator: false',
+    ]);
+    expect(
+      errorsOf({ ...base(), observability: { alerts: { sla: { P1: "5 minutes" }, errorRatio: 2 } } }),
+    ).toEqual([
+      'Pulumi.test.yaml: agent-fleet:observability.alerts.sla.P1 = "5 minutes": expected a duration such as "30s", "5m" or "1h"',
+      "Pulumi.test.yaml: agent-fleet:observability.alerts.errorRatio = 2: must be <= 1",
+    ]);
+    const traced = resolve({
+      ...base(),
+      observability: { tracing: { enabled: true, collector: { install: true } } },
+    });
+    expect(traced.observability.tracing).toEqual({
+      enabled: true,
+      sampleRatio: 1,
+      collector: { install: true },
+    });
+  });
+
   it("limits >= requests", () => {
     expect(errorsOf(withAgents(base(), { backend: { resources: { limits: { cpu: "500m" } } } }))).toEqual([
       'Pulumi.test.yaml: agent-fleet:agents.backend.resources.limits.cpu = "500m": must be >= requests.cpu (1)',

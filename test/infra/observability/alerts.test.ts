@@ -11,7 +11,6 @@ import type { FleetConfig } from "../../../infra/config/resolve";
 import {
   ALERT_NAMES,
   alertRuleGroups,
-  durationSeconds,
   ruleFileYaml,
   runbookAnchor,
   type AlertRule,
@@ -19,6 +18,7 @@ import {
 import { EXTERNAL_METRIC_NAMES } from "../../../infra/observability/external-metrics";
 import { expressionMetricNames, runtimeMetricNames } from "../../obs/support/metric-names";
 import { ROOT, stackConfig } from "../support/stacks";
+import { durationSeconds } from "../../../infra/observability/duration";
 
 const STACKS = ["dev", "staging", "prod"] as const;
 

@@ -38,8 +38,20 @@ export async function runtimeMetricNames(): Promise<Set<string>> {
 }
 
 const KEYWORDS = new Set([
-  "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-  "offset", "inf", "nan", "atan2",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "bool",
+  "and",
+  "or",
+  "unless",
+  "offset",
+  "inf",
+  "nan",
+  "atan2",
 ]);
 
 /**

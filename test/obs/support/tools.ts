@@ -5,10 +5,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const ROOT = resolve(__dirname, "../../..");
 
 export interface ObsTools {
   promtool: string;
@@ -36,7 +35,8 @@ export function obsTools(): ObsTools {
     jaeger: join(binDir, "jaeger"),
   };
   for (const [name, path] of Object.entries(tools)) {
-    if (!existsSync(path)) throw new Error(`${name} is not in ${binDir} (test/e2e/toolchain.sh prometheus jaeger)`);
+    if (!existsSync(path))
+      throw new Error(`${name} is not in ${binDir} (test/e2e/toolchain.sh prometheus jaeger)`);
   }
   cached = tools;
   return tools;

@@ -105,6 +105,32 @@ describe("FleetNetworkPolicies", () => {
     ]);
   });
 
+  it("trace export: egress to the collector's namespace, or to the endpoint's port anywhere", () => {
+    const inCluster = networkPolicySpecs({
+      prometheusNamespace: "monitoring",
+      traceExport: { namespace: "monitoring", port: 4318 },
+    });
+    expect(Object.keys(inCluster)).toEqual([...BASELINE, "allow-trace-export"]);
+    expect(inCluster["allow-trace-export"]).toEqual({
+      podSelector: {
+        matchExpressions: [
+          { key: "app.kubernetes.io/component", operator: "In", values: ["agent", "router"] },
+        ],
+      },
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+          ports: [{ protocol: "TCP", port: 4318 }],
+        },
+      ],
+    });
+    const external = networkPolicySpecs({ prometheusNamespace: "monitoring", traceExport: { port: 443 } });
+    expect(external["allow-trace-export"]?.egress).toEqual([
+      { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+    ]);
+  });
+
   it("validates with property paths", () => {
     expect(() =>
       validateFleetNetworkPoliciesArgs("netpol", {
