@@ -21,6 +21,9 @@
  * BENCH_JSON=<file> also writes the figures as JSON. Each scenario runs BENCH_REPEATS (3) times,
  * alternating the two systems; the best throughput and the median latency run are kept. Each
  * system first gets one untimed pass, and each latency producer 1 s of unmeasured warm-up.
+ *
+ * BENCH_TRACING=1 runs the tracing comparison instead (tracing off and on, side by side): see
+ * ./tracing-bench.ts.
  */
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -31,6 +34,7 @@ import { Redis } from "ioredis";
 import { AGENT_TYPES } from "../src/catalog";
 import { startLocalRedis } from "../src/cli/local-redis";
 import { bullSubject, fleetSubject, loadBullmq, type Subject } from "./subjects";
+import { tracingBench } from "./tracing-bench";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number) => Math.max(100, Math.round(count * SCALE));
@@ -514,6 +518,12 @@ async function main(): Promise<void> {
     console.log(
       `[bench] redis-server ${version} on port ${server.port} (no persistence); node ${process.version}; scale ${SCALE}`,
     );
+    if (process.env.BENCH_TRACING === "1") {
+      console.log("\n" + (await tracingBench(server.url, redis, n(20_000), REPEATS)));
+      const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+      console.log(`\nload average at the end: ${load} (other processes on this machine skew every figure)`);
+      return;
+    }
     const subjects = [fleetSubject(server.url)];
     if (process.env.BENCH_SKIP_BULLMQ !== "1") subjects.push(bullSubject(server.url, loadBullmq()));
     const [fleet, bull] = await measureAll(subjects, redis, server.url, server.pid);

@@ -27,9 +27,16 @@ function fail(message) {
   process.exit(2);
 }
 
+// Both of tsx's hooks: require() of .ts files, and import() of them (lib/tracing.ts loads the
+// OpenTelemetry SDK with a dynamic import only when tracing is on).
 function tsxRegister() {
   try {
-    return require("tsx/cjs/api").register;
+    const cjs = require("tsx/cjs/api").register;
+    const esm = require("tsx/esm/api").register;
+    return () => {
+      cjs();
+      esm();
+    };
   } catch {
     return undefined;
   }

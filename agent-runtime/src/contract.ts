@@ -104,6 +104,18 @@ export const RUNTIME_ENV = {
   ROUTER_AUTH: "ROUTER_AUTH",
   /** Router: a file with one token per line (a mounted Secret). */
   ROUTER_TOKENS_FILE: "ROUTER_TOKENS_FILE",
+  /**
+   * Agent and router: the OTLP/HTTP receiver (a collector, or Jaeger's :4318), e.g.
+   * http://otel-collector.observability:4318; spans go to <endpoint>/v1/traces. Unset: tracing is
+   * off and the OpenTelemetry SDK is not even loaded.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  /** Agent and router: the service name on their spans (default task-router, agent-<type>). */
+  OTEL_SERVICE_NAME: "OTEL_SERVICE_NAME",
+  /** Agent and router: `parentbased_traceidratio` to sample a ratio of tasks (default parentbased_always_on). */
+  OTEL_TRACES_SAMPLER: "OTEL_TRACES_SAMPLER",
+  /** Agent and router: that ratio, 0..1 (e.g. "0.1"). */
+  OTEL_TRACES_SAMPLER_ARG: "OTEL_TRACES_SAMPLER_ARG",
 } as const;
 
 /** Variables infra sets only for people to read; no runtime parser takes them. */

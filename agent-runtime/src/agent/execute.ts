@@ -11,6 +11,7 @@ import { z } from "zod";
 import { agentForTask, taskTypesOf, type AgentType } from "../catalog";
 import { ExecutorError, type Executor } from "../executors";
 import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
+import { annotateActiveSpan, taskAttributes } from "../lib/tracing";
 import { ExecutorInputSchema } from "../executors/prompt";
 import { TaskIdSchema } from "../queue/schema";
 
@@ -114,6 +115,8 @@ export class ExecuteEndpoint {
         throw error;
       }
       const id = body.id ?? `sync-${randomUUID()}`;
+      // Tracing on: the request's server span (continuing the mesh's traceparent) gets the task.
+      annotateActiveSpan(taskAttributes({ id, agent, type }));
       const started = performance.now();
       try {
         const result = await this.options.executor.execute(

@@ -15,6 +15,7 @@ import { executorMetrics } from "../executors/metrics";
 import { parseEnv } from "../lib/env";
 import { DEFAULT_MAX_BODY_BYTES, createHttpServer, type HttpServer } from "../lib/http";
 import { createLogger, errorFields, type Logger } from "../lib/log";
+import { startTracing, tracingSettingsFromEnv } from "../lib/tracing";
 import { metrics as processMetrics, type RuntimeMetrics } from "../lib/metrics";
 import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
@@ -44,7 +45,10 @@ export const AgentEnvSchema = z.object({
 /** Runs a queued task through the executor; its result (text, model, usage) is what the queue stores. */
 export function executorHandler(executor: Executor): TaskHandler {
   return (task, signal) =>
-    executor.execute({ id: task.id, type: task.type, agent: task.agent, input: task.input }, signal);
+    executor.execute(
+      { id: task.id, type: task.type, agent: task.agent, priority: task.priority, input: task.input },
+      signal,
+    );
 }
 
 export interface StartAgentOptions {
@@ -106,7 +110,7 @@ export async function startAgent(options: StartAgentOptions): Promise<RunningAge
       maxBodyBytes: h.maxBodyBytes,
       ready: () => worker.ready,
     });
-    http.route("POST", "/v1/execute", (req, res) => endpoint.handle(req, res));
+    http.route("POST", "/v1/execute", (req, res) => endpoint.handle(req, res), { traced: true });
     try {
       await http.listen();
     } catch (error) {
@@ -160,24 +164,36 @@ export async function runAgent(
   const settings = resolveExecutorSettings(agent, env);
   const registry: Registry = processMetrics.registry;
   const executor = createExecutor(settings, executorMetrics(registry, agent));
+  const tracing = startTracing(tracingSettingsFromEnv(workerEnv), {
+    defaultServiceName: `agent-${agent}`,
+    logger: log,
+  });
   // Signals are handled from before the start: one that arrives while the agent starts drains it
   // as soon as it is up (the drain needs the worker and the HTTP server to exist).
-  const starting = startAgent({
-    agent,
-    worker: workerEnv,
-    executor,
-    metrics: processMetrics,
-    logger: log,
-    http: {
-      port: workerEnv.PORT,
-      host: agentEnv.HOST,
-      executeConcurrency: agentEnv.EXECUTE_CONCURRENCY ?? workerEnv.CONCURRENCY,
-      maxBodyBytes: agentEnv.EXECUTE_MAX_BODY_BYTES,
-    },
-  });
+  const starting = tracing.then(() =>
+    startAgent({
+      agent,
+      worker: workerEnv,
+      executor,
+      metrics: processMetrics,
+      logger: log,
+      http: {
+        port: workerEnv.PORT,
+        host: agentEnv.HOST,
+        executeConcurrency: agentEnv.EXECUTE_CONCURRENCY ?? workerEnv.CONCURRENCY,
+        maxBodyBytes: agentEnv.EXECUTE_MAX_BODY_BYTES,
+      },
+    }),
+  );
+  // The last tasks' spans are flushed once the worker has settled them (drained or released).
+  const flushed = async <T>(stop: Promise<T>) => {
+    const result = await stop;
+    await (await tracing).shutdown();
+    return result;
+  };
   handleShutdownSignals({
-    graceful: async () => (await starting).drain(workerEnv.DRAIN_TIMEOUT_SECONDS * 1000),
-    force: async () => (await starting).forceStop(),
+    graceful: async () => flushed((await starting).drain(workerEnv.DRAIN_TIMEOUT_SECONDS * 1000)),
+    force: async () => flushed((await starting).forceStop()),
     logger: log,
   });
   const running = await starting;

@@ -17,6 +17,7 @@ import { createMetrics } from "../lib/metrics";
 import { createRedis, TaskQueue } from "../queue/client";
 import { loadRouterConfig } from "../router/config";
 import { withTimeout } from "../lib/timeout";
+import { startTracing, tracingSettingsFromEnv } from "../lib/tracing";
 import { startRouter, type RunningRouter } from "../router/main";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { loadWorkerEnv } from "../worker/env";
@@ -82,13 +83,20 @@ export async function startDevFleet(
       LOG_LEVEL: logLevel,
       DRAIN_TIMEOUT_SECONDS: env.DRAIN_TIMEOUT_SECONDS ?? DEV_DRAIN_SECONDS,
     };
+    const routerConfig = loadRouterConfig({
+      ...baseEnv,
+      PORT: String(port),
+      HOST: host,
+      ROUTER_AUTH: env.ROUTER_AUTH ?? (hasTokens ? "required" : "disabled"),
+    });
+    // One process, one tracer provider: the router's and every agent's spans share a service name.
+    const tracing = await startTracing(tracingSettingsFromEnv(routerConfig), {
+      defaultServiceName: "agent-fleet-dev",
+      logger: log,
+    });
+    stack.push(() => tracing.shutdown()); // unwound last: after the workers have settled
     const router: RunningRouter = await startRouter({
-      config: loadRouterConfig({
-        ...baseEnv,
-        PORT: String(port),
-        HOST: host,
-        ROUTER_AUTH: env.ROUTER_AUTH ?? (hasTokens ? "required" : "disabled"),
-      }),
+      config: routerConfig,
       registry: metrics.registry,
       logger: log.child({ component: "router" }),
     }).catch((error: unknown) => {

@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import type { ExecutorKind } from "../contract";
+import { SEMCONV, taskAttributes, tracingActive } from "../lib/tracing";
 import type { ExecutorSettings } from "./config";
 import { ExecutorError } from "./errors";
 import { postJson } from "./http";
@@ -69,6 +70,15 @@ export class ChatExecutor<Schema extends z.ZodType> implements Executor {
         retry: settings.retry,
         ...(signal ? { signal } : {}),
         onRetry: (event) => observer.retry(model, event.reason),
+        ...(tracingActive()
+          ? {
+              traceAttributes: {
+                ...taskAttributes(task),
+                [SEMCONV.GEN_AI_PROVIDER_NAME]: dialect.kind,
+                [SEMCONV.GEN_AI_REQUEST_MODEL]: model,
+              },
+            }
+          : {}),
       });
     } catch (error) {
       observer.request(model, error instanceof ExecutorError ? error.kind : "error");

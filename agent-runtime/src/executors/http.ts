@@ -8,6 +8,17 @@
  * worker's task-level retry decides whether to spend it again.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
+import {
+  context,
+  failSpan,
+  propagation,
+  SEMCONV,
+  SpanKind,
+  trace,
+  tracer,
+  type Attributes,
+  type Span,
+} from "../lib/tracing";
 import { retryDelayMs } from "../queue/backoff";
 import { ExecutorError } from "./errors";
 
@@ -39,6 +50,11 @@ export interface PostJsonRequest {
   onRetry?: (event: RetryEvent) => void;
   /** Injected in tests to make jitter deterministic. */
   random?: () => number;
+  /**
+   * Set when tracing is on: each attempt is a client span with these attributes (plus the HTTP
+   * ones), a child of the current span, and its traceparent goes out as a header.
+   */
+  traceAttributes?: Attributes;
 }
 
 export interface PostJsonResponse {
@@ -59,17 +75,19 @@ export async function postJson(req: PostJsonRequest): Promise<PostJsonResponse> 
     const timeout = AbortSignal.timeout(req.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const started = performance.now();
+    const headers = { "content-type": "application/json", accept: "application/json", ...req.headers };
+    const span = req.traceAttributes ? startAttemptSpan(req, attempt, headers) : undefined;
     let response: Response;
     let text: string;
     try {
-      response = await fetch(req.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json", ...req.headers },
-        body: payload,
-        signal,
-      });
+      response = await fetch(req.url, { method: "POST", headers, body: payload, signal });
       text = await response.text();
+      if (span) endAttemptSpan(span, response.status);
     } catch (error) {
+      if (span) {
+        failSpan(span, error, req.signal?.aborted ? "aborted" : timeout.aborted ? "timeout" : undefined);
+        span.end();
+      }
       if (req.signal?.aborted) {
         throw new ExecutorError(`request to ${req.url} aborted by the caller`, {
           kind: "aborted",
@@ -216,4 +234,33 @@ function causeText(error: unknown): string {
     return error.message;
   }
   return String(error);
+}
+
+/** An attempt's client span (HTTP client semantic conventions); its context goes out in `headers`. */
+function startAttemptSpan(req: PostJsonRequest, attempt: number, headers: Record<string, string>): Span {
+  const url = new URL(req.url);
+  const parent = context.active();
+  const span = tracer().startSpan(
+    `POST ${url.pathname}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...req.traceAttributes,
+        [SEMCONV.HTTP_REQUEST_METHOD]: "POST",
+        [SEMCONV.URL_FULL]: `${url.origin}${url.pathname}`,
+        [SEMCONV.SERVER_ADDRESS]: url.hostname,
+        [SEMCONV.SERVER_PORT]: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
+        ...(attempt > 1 ? { [SEMCONV.HTTP_REQUEST_RESEND_COUNT]: attempt - 1 } : {}),
+      },
+    },
+    parent,
+  );
+  propagation.inject(trace.setSpan(parent, span), headers);
+  return span;
+}
+
+function endAttemptSpan(span: Span, status: number): void {
+  span.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, status);
+  if (status >= 400) failSpan(span, `HTTP ${status}`, String(status));
+  span.end();
 }

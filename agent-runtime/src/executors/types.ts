@@ -7,6 +7,8 @@ export interface ExecutionTask {
   /** The task type (e.g. "code-review"); agents serve several. */
   type: string;
   agent: AgentType;
+  /** Queued tasks: 0 (highest) .. 3; the synchronous path has none. Only traces read it. */
+  priority?: number;
   /** Free-form JSON from the submitter; see `userMessageOf` for how it becomes a prompt. */
   input: unknown;
 }

@@ -26,6 +26,16 @@ import type { Duplex } from "node:stream";
 import type { Registry } from "prom-client";
 import { HttpError, sendError, sendJson } from "./json";
 import { errorFields, logger as defaultLogger, type Logger } from "./log";
+import {
+  context,
+  contextFrom,
+  SEMCONV,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+  tracingActive,
+} from "./tracing";
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -45,6 +55,11 @@ export interface HttpServerOptions {
   /** Body limit for handlers that read JSON (default 1 MiB). */
   maxBodyBytes?: number;
   logger?: Logger;
+}
+
+export interface RouteOptions {
+  /** A server span per request when tracing is on. */
+  traced?: boolean;
 }
 
 interface Route {
@@ -83,13 +98,25 @@ export class HttpServer {
     });
   }
 
-  /** Adds a route; a string pattern matches the path exactly, a RegExp's groups become params. */
-  route(method: string, pattern: string | RegExp, handler: RouteHandler): this {
+  /**
+   * Adds a route; a string pattern matches the path exactly, a RegExp's groups become params.
+   * `traced` (string patterns): with tracing on, each request gets a server span "<METHOD> <path>"
+   * that continues an incoming traceparent header, and the handler runs in its context.
+   */
+  route(method: string, pattern: string | RegExp, handler: RouteHandler, options: RouteOptions = {}): this {
     const regex =
       typeof pattern === "string"
         ? new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`)
         : pattern;
-    this.routes.push({ method: method.toUpperCase(), pattern: regex, handler });
+    const upper = method.toUpperCase();
+    if (options.traced && typeof pattern !== "string") {
+      throw new TypeError(`route ${upper} ${String(pattern)}: only a string route can be traced`);
+    }
+    this.routes.push({
+      method: upper,
+      pattern: regex,
+      handler: options.traced ? tracedHandler(upper, String(pattern), handler) : handler,
+    });
     return this;
   }
 
@@ -181,4 +208,40 @@ export class HttpServer {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   return new HttpServer(options);
+}
+
+/**
+ * Runs `handler` under a server span (HTTP server semantic conventions) that continues the
+ * request's traceparent; the span ends when the response closes, with its status code (a 5xx,
+ * or a connection closed before the answer, marks it failed).
+ */
+function tracedHandler(method: string, route: string, handler: RouteHandler): RouteHandler {
+  return (req, res, params) => {
+    if (!tracingActive()) return handler(req, res, params);
+    const parent = contextFrom(req.headers);
+    const span = tracer().startSpan(
+      `${method} ${route}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [SEMCONV.HTTP_REQUEST_METHOD]: method,
+          [SEMCONV.HTTP_ROUTE]: route,
+          [SEMCONV.URL_PATH]: route,
+        },
+      },
+      parent,
+    );
+    res.once("close", () => {
+      span.setAttribute(SEMCONV.HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+      if (!res.writableFinished) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: "connection closed before the response" });
+        span.setAttribute(SEMCONV.ERROR_TYPE, "aborted");
+      } else if (res.statusCode >= 500) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.setAttribute(SEMCONV.ERROR_TYPE, String(res.statusCode));
+      }
+      span.end();
+    });
+    return context.with(trace.setSpan(parent, span), () => handler(req, res, params));
+  };
 }

@@ -36,11 +36,13 @@ import { AGENT_TYPES, agentForTask, type AgentType } from "../catalog";
 import { withTimeout } from "../lib/timeout";
 import { errorFromCode, InvalidTaskError, ProtocolError, ScriptCode, type QueueError } from "./errors";
 import { DEFAULT_QUEUE_PREFIX } from "../contract";
+import { currentTraceCarrier } from "../lib/tracing";
 import { queueKeys, type QueueKeys } from "./keys";
 import {
   MAX_INPUT_BYTES,
   normalizeSubmission,
   parseStoredPayload,
+  storedTraceCarrier,
   TASK_STATUSES,
   type ClaimedTask,
   type Lease,
@@ -139,6 +141,8 @@ export interface TaskRecord {
   result?: unknown;
   /** The last error (failed, dead, retrying). */
   error: string | undefined;
+  /** The W3C trace context it was submitted under, when tracing was on. */
+  traceparent?: string;
 }
 
 const DEFAULT_RESULT_TTL_MS = 24 * 3600 * 1000;
@@ -220,6 +224,8 @@ export class TaskQueue {
     const agent = agentForTask(task.type);
     if (agent === undefined) throw new InvalidTaskError(`invalid task: type: unknown "${task.type}"`, "type");
     const keys = this.keys(agent);
+    // The caller's span (the router's submit span) unless the submission names a trace itself.
+    const trace = task.trace ?? currentTraceCarrier();
     const reply = await this.scripts["enqueue.v1"].run(
       this.redis,
       [keys.task(task.id), keys.ready, keys.seq, keys.marker],
@@ -233,6 +239,8 @@ export class TaskQueue {
         task.createdAt,
         now,
         this.callToken(),
+        trace?.traceparent ?? "",
+        trace?.tracestate ?? "",
       ],
     );
     const [code, second, third] = asArray(reply, "enqueue.v1");
@@ -513,6 +521,7 @@ export class TaskQueue {
         deliveries,
         maxDeliveries: payload.maxDeliveries,
         timeoutMs: payload.timeoutMs,
+        ...(payload.traceparent === undefined ? {} : { trace: storedTraceCarrier(payload) }),
       });
     }
     return tasks;
@@ -599,6 +608,8 @@ function toTaskRecord(agent: AgentType, hash: Record<string, string>): TaskRecor
     worker: hash.worker,
     error: hash.error,
   };
+  // Tracing on: the trace id is its second field (search it in Jaeger, or by agent_fleet.task.id).
+  if (payload?.traceparent !== undefined) record.traceparent = payload.traceparent;
   if (hash.result !== undefined) {
     try {
       record.result = JSON.parse(hash.result) as unknown;

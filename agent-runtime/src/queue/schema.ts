@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { TASK_TYPES, type AgentType, type TaskType } from "../catalog";
 import { TASK_ID_PATTERN } from "../contract";
+import { TRACEPARENT_PATTERN, TRACESTATE_PATTERN, type TraceCarrier } from "../lib/tracing";
 
 export const TASK_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "dead"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -62,6 +63,25 @@ export const TaskSubmissionSchema = z.strictObject({
   /** Lease length for one delivery, in ms (default: the worker's). */
   timeoutMs: z.int().min(1).max(MAX_TIMEOUT_MS).optional(),
   createdAt: z.string().regex(ISO_TIMESTAMP, "must be an ISO-8601 timestamp").max(40).optional(),
+  /**
+   * W3C trace context the task's spans continue (docs/queue-protocol.md). Default: the caller's
+   * current span, when tracing is on. The router takes it from request headers, never the body.
+   */
+  traceparent: z
+    .string()
+    .regex(
+      TRACEPARENT_PATTERN,
+      "must be a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>",
+    )
+    .optional(),
+  /** Ignored without a traceparent. */
+  tracestate: z
+    .string()
+    .regex(
+      TRACESTATE_PATTERN,
+      "must be a W3C tracestate of at most 512 characters, without '\"', '\\', '{' or '}'",
+    )
+    .optional(),
 });
 export type TaskSubmission = z.input<typeof TaskSubmissionSchema>;
 
@@ -75,6 +95,7 @@ export interface NormalizedSubmission {
   maxDeliveries: number | undefined;
   timeoutMs: number | undefined;
   createdAt: string;
+  trace: TraceCarrier | undefined;
 }
 
 /** Validates a submission; throws a zod error listing every problem by field path. */
@@ -90,6 +111,13 @@ export function normalizeSubmission(submission: unknown, now: number = Date.now(
     maxDeliveries: parsed.maxDeliveries,
     timeoutMs: parsed.timeoutMs,
     createdAt: parsed.createdAt ?? new Date(now).toISOString(),
+    trace:
+      parsed.traceparent === undefined
+        ? undefined
+        : {
+            traceparent: parsed.traceparent,
+            ...(parsed.tracestate === undefined ? {} : { tracestate: parsed.tracestate }),
+          },
   };
 }
 
@@ -102,6 +130,8 @@ export interface StoredPayload {
   enqueuedAt: number;
   maxDeliveries?: number;
   timeoutMs?: number;
+  traceparent?: string;
+  tracestate?: string;
   input: Record<string, unknown>;
 }
 
@@ -134,6 +164,18 @@ export function parseStoredPayload(raw: unknown): StoredPayload | undefined {
   return ok ? (p as unknown as StoredPayload) : undefined;
 }
 
+/**
+ * A stored payload's trace context; undefined when it has none or a malformed one (a producer in
+ * another language): tracing never fails a task, the task then starts a trace of its own.
+ */
+export function storedTraceCarrier(payload: StoredPayload): TraceCarrier | undefined {
+  const { traceparent, tracestate } = payload;
+  if (typeof traceparent !== "string" || !TRACEPARENT_PATTERN.test(traceparent)) return undefined;
+  return typeof tracestate === "string" && TRACESTATE_PATTERN.test(tracestate)
+    ? { traceparent, tracestate }
+    : { traceparent };
+}
+
 /** A task as a worker receives it. */
 export interface Task {
   agent: AgentType;
@@ -148,6 +190,8 @@ export interface Task {
   deliveries: number;
   maxDeliveries: number | undefined;
   timeoutMs: number | undefined;
+  /** The W3C trace context it was submitted under (tracing on): its spans join that trace. */
+  trace?: TraceCarrier;
 }
 
 /** Proof of a claim: the token must accompany ack, fail, renew and release. */

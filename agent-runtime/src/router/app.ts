@@ -6,6 +6,7 @@ import type { IncomingMessage } from "node:http";
 import { AGENT_TYPES, agentForTask, isAgentType } from "../catalog";
 import { TASK_ID_PATTERN } from "../contract";
 import type { HttpServer, RouteHandler } from "../lib/http";
+import { annotateActiveSpan, TASK_ATTRIBUTES, taskAttributes } from "../lib/tracing";
 import { InvalidTaskError } from "../queue/errors";
 import type { TaskQueue } from "../queue/client";
 import type { TokenAuth } from "./auth";
@@ -62,6 +63,11 @@ export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOpti
         }
         throw error;
       }
+      // Tracing on: the submit span (the queue stored its traceparent with the task) gets the task.
+      annotateActiveSpan({
+        ...taskAttributes({ id: outcome.id, agent, type: task.type, priority: task.priority }),
+        [TASK_ATTRIBUTES.duplicate]: outcome.duplicate,
+      });
       sendJson(
         res,
         outcome.duplicate ? 200 : 202,
@@ -69,6 +75,7 @@ export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOpti
         { location: `/v1/tasks/${encodeURIComponent(outcome.id)}` },
       );
     }),
+    { traced: true },
   );
 
   http.route(

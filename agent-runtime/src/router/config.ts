@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_LOG_LEVEL, DEFAULT_PORT, RUNTIME_ENV } from "../contract";
 import { parseEnv } from "../lib/env";
 import { LOG_LEVELS } from "../lib/log";
+import { TracingEnvShape } from "../lib/tracing";
 import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import { RouterConfigError, TokenAuth } from "./auth";
 
@@ -12,6 +13,7 @@ export const RouterEnvSchema = z.object({
   /** Interface to bind; 0.0.0.0 in a pod, 127.0.0.1 for `agent-fleet dev`. */
   HOST: z.string().min(1).default("0.0.0.0"),
   ...QueueEnvShape,
+  ...TracingEnvShape,
   [RUNTIME_ENV.ROUTER_AUTH]: z.enum(["required", "disabled"]).default("required"),
   ROUTER_TOKENS: z.string().optional(),
   [RUNTIME_ENV.ROUTER_TOKENS_FILE]: z.string().min(1).optional(),

@@ -8,6 +8,7 @@ import { createHttpServer, type HttpServer } from "../lib/http";
 import { createLogger, errorFields, type Logger } from "../lib/log";
 import { createMetrics, metrics as processMetrics } from "../lib/metrics";
 import { withTimeout } from "../lib/timeout";
+import { startTracing, tracingSettingsFromEnv } from "../lib/tracing";
 import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { registerRouterRoutes } from "./app";
@@ -109,9 +110,19 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
 export async function runRouter(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadRouterConfig(env);
   const log = createLogger({ component: "router" }, config.LOG_LEVEL);
-  const starting = startRouter({ config, logger: log, registry: processMetrics.registry });
+  const tracing = startTracing(tracingSettingsFromEnv(config), {
+    defaultServiceName: "task-router",
+    logger: log,
+  });
+  const starting = tracing.then(() =>
+    startRouter({ config, logger: log, registry: processMetrics.registry }),
+  );
   // Installed before the start completes: a signal while starting closes the router once it is up.
-  const close = async () => (await starting).close();
+  // The spans of the last requests are flushed after the server has closed.
+  const close = async () => {
+    await (await starting).close();
+    await (await tracing).shutdown();
+  };
   handleShutdownSignals({ graceful: close, force: close, logger: log });
   const router = await starting;
   log.info(

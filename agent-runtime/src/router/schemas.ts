@@ -30,7 +30,12 @@ export const PrioritySchema = z
  * POST /v1/tasks: the queue's submission, with priorities by name too and an idempotency key. A
  * task's createdAt is when the router enqueued it (the queue's default): clients cannot set it.
  */
-export const SubmitTaskSchema = TaskSubmissionSchema.omit({ createdAt: true })
+export const SubmitTaskSchema = TaskSubmissionSchema.omit({
+  createdAt: true,
+  // The trace context comes from the traceparent/tracestate headers (router/app.ts), not the body.
+  traceparent: true,
+  tracestate: true,
+})
   .extend({
     input: ExecutorInputSchema,
     priority: PrioritySchema.default(DEFAULT_PRIORITY),

@@ -8,6 +8,7 @@ import { AGENT_TYPES } from "../catalog";
 import { DEFAULT_LOG_LEVEL, DEFAULT_PORT, RUNTIME_ENV } from "../contract";
 import { parseEnv } from "../lib/env";
 import { LOG_LEVELS } from "../lib/log";
+import { TracingEnvShape } from "../lib/tracing";
 import type { TaskQueueOptions } from "../queue/client";
 import { QUEUE_ENV_SECRETS, QueueEnvShape } from "../queue/env";
 import type { WorkerOptions } from "./worker";
@@ -23,6 +24,7 @@ const int = (min: number, max: number, fallback: number) =>
 // The names infra sets come from the contract (RUNTIME_ENV); the rest are the runtime's own knobs.
 export const WorkerEnvSchema = z.object({
   ...QueueEnvShape,
+  ...TracingEnvShape,
   [RUNTIME_ENV.AGENT_TYPE]: z.enum(AGENT_TYPES, {
     error: (issue) =>
       issue.input === undefined

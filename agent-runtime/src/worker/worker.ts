@@ -30,10 +30,12 @@ import type { Redis } from "ioredis";
 import type { AgentType } from "../catalog";
 import { errorFields, errorMessage, logger as defaultLogger, type Logger } from "../lib/log";
 import { metrics as defaultMetrics, type RuntimeMetrics, type TaskOutcome } from "../lib/metrics";
+import { tracingActive } from "../lib/tracing";
 import { DEFAULT_BACKOFF, retryDelayMs, type BackoffOptions } from "../queue/backoff";
 import type { ClaimRequest, TaskQueue } from "../queue/client";
 import { QueueError } from "../queue/errors";
 import type { ClaimedTask, Task } from "../queue/schema";
+import { startTaskTrace } from "./tracing";
 
 export type TaskHandler = (task: Task, signal: AbortSignal) => Promise<unknown>;
 
@@ -351,6 +353,7 @@ export class Worker {
       abandoned: undefined,
     };
     this.inFlight.set(key, running);
+    const traced = tracingActive() ? startTaskTrace(task, this.agent, running.startedAt) : undefined;
     this.hooks.onStart?.(task);
     // A task may ask for less time than the agent allows, never more: the pod's grace period (and
     // so a drain) is sized for the agent's limit.
@@ -363,10 +366,8 @@ export class Worker {
     let failure: unknown;
     let failed = false;
     try {
-      result = await raceAbort(
-        this.execute(publicTask(task), running.controller.signal),
-        running.controller.signal,
-      );
+      const work = () => this.execute(publicTask(task), running.controller.signal);
+      result = await raceAbort(traced ? traced.run(work) : work(), running.controller.signal);
     } catch (error) {
       failed = true;
       failure = error;
@@ -377,6 +378,7 @@ export class Worker {
 
     // The lease was given up while the task ran (lost, or released at the drain deadline).
     if (running.abandoned !== undefined || !this.inFlight.has(key)) {
+      traced?.end(running.abandoned === "released" ? "released" : "lease_lost");
       this.inFlight.delete(key);
       this.notifySlot();
       return;
@@ -423,6 +425,7 @@ export class Worker {
     }
     if (this.state === "draining") this.finishedWhileDraining++;
     this.countOutcome(outcome);
+    traced?.end(outcome, failure);
     this.hooks.onFinish?.(task, outcome, failure);
     this.notifySlot();
   }

@@ -19,6 +19,10 @@
                           payload ("enqueuedBy"), so that a resend of this call (its reply was lost
                           to a dropped connection or a failover) finds the payload it wrote and
                           answers "created" again instead of "duplicate"
+  ARGV[10] traceparent    optional; "" or a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>, lowercase):
+                          the trace the task's spans join (recorded as "traceparent")
+  ARGV[11] tracestate     optional; "" or a W3C tracestate of at most 512 characters without
+                          '"', '\\', '{' or '}' (recorded as "tracestate"; ignored without ARGV[10])
 
   Returns
     {1, id, seq}       created: the task is ready with score priority * 2^50 + seq
@@ -31,6 +35,7 @@ local PRIORITY_BAND = 1125899906842624 -- 2^50: score = priority * 2^50 + seq
 local id, taskType, priority, input = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxDeliveries, timeoutMs, createdAt, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local callToken = ARGV[9] or ""
+local traceparent, tracestate = ARGV[10] or "", ARGV[11] or ""
 
 local function invalid(message)
   return {-3, message}
@@ -73,6 +78,16 @@ if callToken ~= "" and (#callToken > 64 or not string.match(callToken, "^[%w%-]+
   return invalid("callToken: must be empty or 1-64 letters, digits and '-'")
 end
 
+local HEX = "[0-9a-f]"
+local TRACEPARENT = "^" .. HEX:rep(2) .. "%-" .. HEX:rep(32) .. "%-" .. HEX:rep(16) .. "%-" .. HEX:rep(2) .. "$"
+if traceparent ~= "" and not string.match(traceparent, TRACEPARENT) then
+  return invalid("traceparent: must be empty or a W3C traceparent such as 00-<32 hex>-<16 hex>-01")
+end
+if tracestate ~= "" and (#tracestate > 512 or not string.match(tracestate, '^[ -~]+$')
+    or string.find(tracestate, '["\\{}]')) then
+  return invalid("tracestate: must be empty or at most 512 printable characters without '\"', '\\', '{' or '}'")
+end
+
 -- The payload is immutable; its metadata comes first, in a fixed order, with no '{' before the
 -- input, so other scripts can read single fields with a pattern instead of decoding the input.
 local optional = ""
@@ -88,6 +103,12 @@ if timeoutMs ~= "" then
 end
 if callToken ~= "" then
   optional = optional .. ',"enqueuedBy":"' .. callToken .. '"'
+end
+if traceparent ~= "" then
+  optional = optional .. ',"traceparent":"' .. traceparent .. '"'
+  if tracestate ~= "" then
+    optional = optional .. ',"tracestate":"' .. tracestate .. '"'
+  end
 end
 local payload = '{"id":"' .. id .. '","type":"' .. taskType .. '","priority":' .. priority .. optional
   .. ',"input":' .. input .. '}'
