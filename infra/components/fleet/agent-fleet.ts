@@ -76,7 +76,7 @@ export interface AgentFleetArgs {
   /** LLM API keys: values to put in the `llm-api-keys` Secret, or a Secret someone else fills (External Secrets). */
   apiKeys?:
     { values: Partial<Record<ApiProvider, pulumi.Input<string>>> } | { secretName: pulumi.Input<string> };
-  router: Omit<TaskRouterArgs, "namespace" | "image" | "queue" | "logLevel" | "imagePullSecrets">;
+  router: Omit<TaskRouterArgs, "namespace" | "image" | "queue" | "logLevel" | "tracing" | "imagePullSecrets">;
   /** Runtime log level of agents and router. Unset: the runtime's default (info). */
   logLevel?: string;
   /** Namespace of the Prometheus that scrapes the fleet (the NetworkPolicies let it in). */
@@ -233,6 +233,7 @@ export class AgentFleet extends pulumi.ComponentResource {
         image: args.images.router,
         queue: queue.connection,
         ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
+        ...(args.tracing ? { tracing: args.tracing } : {}),
         ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
       },
       child,
@@ -273,6 +274,7 @@ export class AgentFleet extends pulumi.ComponentResource {
             : {}),
           ...(scheduling ? { scheduling } : {}),
           ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
+          ...(args.tracing ? { tracing: args.tracing } : {}),
           ...(pullSecrets ? { imagePullSecrets: pullSecrets } : {}),
         },
         { parent: this, ...(model && store ? { dependsOn: [store.ready] } : {}) },

@@ -20,6 +20,7 @@ import {
   TRACK_LABEL,
 } from "./conventions";
 import { agentGracePeriodSeconds, modelSidecar, runtimeProbes, type ModelSidecarSpec } from "./pod-spec";
+import { tracingEnv, type TracingArgs } from "./tracing";
 
 /** A key of a Kubernetes Secret, for env vars that must not sit in a ConfigMap. */
 export interface SecretKeyRef {
@@ -65,6 +66,8 @@ export interface AgentPoolArgs {
   };
   /** Runtime log level. Unset: the runtime's default (info). */
   logLevel?: string;
+  /** Trace export (AgentFleet's `tracing`). Unset: tracing off. */
+  tracing?: TracingArgs;
   imagePullSecrets?: pulumi.Input<string>[];
   /** Extra pod annotations (e.g. Istio's). */
   podAnnotations?: Record<string, string>;
@@ -337,7 +340,7 @@ export function agentEnvironment(args: AgentPoolArgs): Record<string, pulumi.Inp
     env[RUNTIME_ENV.LLM_MODEL] = args.executor.model;
     if (args.executor.baseUrl) env[RUNTIME_ENV.LLM_BASE_URL] = args.executor.baseUrl;
   }
-  return { ...env, ...a.env };
+  return { ...env, ...tracingEnv(args.tracing, agentResourceName(a.name)), ...a.env };
 }
 
 /** A short digest of the resolved settings. */

@@ -19,6 +19,7 @@ import {
   spreadOverNodes,
 } from "./conventions";
 import { runtimeProbes } from "./pod-spec";
+import { tracingEnv, type TracingArgs } from "./tracing";
 
 export interface TaskRouterArgs {
   namespace: pulumi.Input<string>;
@@ -34,6 +35,8 @@ export interface TaskRouterArgs {
   resources: { requests: ResourceSpec; limits: ResourceSpec };
   /** Runtime log level. Unset: the runtime's default (info). */
   logLevel?: string;
+  /** Trace export (AgentFleet's `tracing`). Unset: tracing off. */
+  tracing?: TracingArgs;
   imagePullSecrets?: pulumi.Input<string>[];
   podAnnotations?: Record<string, string>;
 }
@@ -101,6 +104,7 @@ export class TaskRouter extends pulumi.ComponentResource {
       { name: RUNTIME_ENV.ROUTER_AUTH, value: args.auth },
       { name: RUNTIME_ENV.ROUTER_TOKENS_FILE, value: `${TOKENS_DIR}/tokens` },
       ...(args.logLevel !== undefined ? [{ name: RUNTIME_ENV.LOG_LEVEL, value: args.logLevel }] : []),
+      ...Object.entries(tracingEnv(args.tracing, ROUTER_NAME)).map(([name, value]) => ({ name, value })),
       ...(args.queue.password
         ? [{ name: RUNTIME_ENV.REDIS_PASSWORD, valueFrom: { secretKeyRef: args.queue.password } }]
         : []),

@@ -3,6 +3,7 @@
  * samples. AgentFleet sets the runtime's tracing variables on agents and router from it and opens
  * the egress NetworkPolicies need.
  */
+import { RUNTIME_ENV } from "../../../agent-runtime/src/contract";
 import type { FleetNetworkPoliciesArgs } from "./network-policies";
 
 export interface TracingArgs {
@@ -19,6 +20,24 @@ export function endpointPort(endpoint: string): number {
   const url = new URL(endpoint);
   if (url.port !== "") return Number(url.port);
   return url.protocol === "https:" ? 443 : 80;
+}
+
+/**
+ * The runtime's tracing variables for one workload (none when tracing is off: the runtime then
+ * loads no SDK). A ratio of 1 keeps the runtime's default sampler (parent-based, always on).
+ */
+export function tracingEnv(tracing: TracingArgs | undefined, serviceName: string): Record<string, string> {
+  if (!tracing) return {};
+  return {
+    [RUNTIME_ENV.OTEL_EXPORTER_OTLP_ENDPOINT]: tracing.endpoint,
+    [RUNTIME_ENV.OTEL_SERVICE_NAME]: serviceName,
+    ...(tracing.sampleRatio < 1
+      ? {
+          [RUNTIME_ENV.OTEL_TRACES_SAMPLER]: "parentbased_traceidratio",
+          [RUNTIME_ENV.OTEL_TRACES_SAMPLER_ARG]: String(tracing.sampleRatio),
+        }
+      : {}),
+  };
 }
 
 /** The egress the trace export needs, for FleetNetworkPolicies. */
