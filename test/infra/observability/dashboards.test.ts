@@ -5,6 +5,8 @@
  * shape as far as Grafana's foundation SDK guarantees it. test/obs/dashboards.test.ts has promtool
  * parse every expression.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROUTER_RESPONSES_METRIC } from "../../../agent-runtime/src/contract";
 import { TASK_OUTCOMES } from "../../../agent-runtime/src/lib/metrics";
@@ -20,7 +22,7 @@ import {
 } from "../../../infra/observability/dashboards";
 import { EXTERNAL_METRIC_NAMES } from "../../../infra/observability/external-metrics";
 import { expressionMetricNames, runtimeMetricNames } from "../../obs/support/metric-names";
-import { stackConfig } from "../support/stacks";
+import { ROOT, stackConfig } from "../support/stacks";
 
 const STACKS = ["dev", "staging", "prod"] as const;
 
@@ -290,6 +292,15 @@ describe("fleetDashboards", () => {
     }
     expect([durationSeconds("90s"), durationSeconds("5m"), durationSeconds("1h")]).toEqual([90, 300, 3600]);
     expect(() => durationSeconds("5d")).toThrow(/"5d" is not a duration/);
+  });
+
+  it("is documented in docs/operations.md: every dashboard and panel", () => {
+    const doc = readFileSync(join(ROOT, "docs", "operations.md"), "utf8");
+    const section = /^## Dashboards\n([\s\S]*?)^## /m.exec(doc)?.[1] ?? "";
+    for (const d of fleetDashboards(stackConfig("prod"))) {
+      expect(section).toContain(`**${d.title}** (\`${d.uid}\`)`);
+      for (const p of panelsOf(d)) expect(section, d.title).toContain(`| ${p.title} `);
+    }
   });
 
   it("still waits for the metrics it reads ahead of the runtime (remove them from AWAITED once exported)", () => {
