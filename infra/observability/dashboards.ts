@@ -72,10 +72,10 @@ class Queries {
 function performance(q: Queries): PanelSpec[] {
   const rate = (expr: string) => `rate(${expr}[$__rate_interval])`;
   const tasks = (status?: string) => q.agent(TASKS_METRIC, ...(status ? [`status=~"${status}"`] : []));
-  const quantile = (p: number, metric: string, by: string, selector: string) =>
-    `histogram_quantile(${p}, sum by (${by}) (${rate(`${metric}_bucket${selector.slice(metric.length)}`)}))`;
-  const durations = q.agent(TASK_DURATION_METRIC);
-  const inference = q.sel(INFERENCE_METRIC, `pod=~"${Queries.agentPods}"`);
+  const quantile = (p: number, by: string, buckets: string) =>
+    `histogram_quantile(${p}, sum by (${by}) (${rate(buckets)}))`;
+  const durations = q.agent(`${TASK_DURATION_METRIC}_bucket`);
+  const inference = q.sel(`${INFERENCE_METRIC}_bucket`, `pod=~"${Queries.agentPods}"`);
   return [
     timeseries({
       title: "Throughput per agent",
@@ -101,9 +101,7 @@ function performance(q: Queries): PanelSpec[] {
       title: "Task latency p50/p95/p99",
       description: `Run time of one delivery on a worker, over the selected agents (${TASK_DURATION_METRIC}).`,
       unit: "s",
-      targets: [0.5, 0.95, 0.99].map((p) =>
-        target(quantile(p, TASK_DURATION_METRIC, "le", durations), `p${Math.round(p * 100)}`),
-      ),
+      targets: [0.5, 0.95, 0.99].map((p) => target(quantile(p, "le", durations), `p${Math.round(p * 100)}`)),
     }),
     timeseries({
       title: "Success rate",
@@ -125,10 +123,7 @@ function performance(q: Queries): PanelSpec[] {
       description: `p50 and p95 of one model request by model, from the selected agents' pods (${INFERENCE_METRIC}).`,
       unit: "s",
       targets: [0.5, 0.95].map((p) =>
-        target(
-          quantile(p, INFERENCE_METRIC, "le, model_name", inference),
-          `{{model_name}} p${Math.round(p * 100)}`,
-        ),
+        target(quantile(p, "le, model_name", inference), `{{model_name}} p${Math.round(p * 100)}`),
       ),
     }),
     timeseries({
