@@ -24,26 +24,31 @@ export const BACKLOG_METRIC = "agent_queue_backlog";
 export const BACKLOG_AGENT_LABEL = "agent_type";
 
 /**
- * The runtime's metrics infra's dashboards (infra/observability/) read, by name. They live here,
- * not in the metrics modules, because those import prom-client, which the compiled library does
- * not ship; the metrics modules register under these constants, so a name changes in one place.
+ * The runtime metrics infra reads (alert rules and dashboards in infra/observability/), by what
+ * they count. They live here, not in the metrics modules, because those import prom-client, which
+ * the compiled library does not ship; the metrics modules register under these names, so a name
+ * changes in one place, and a rename in the runtime alone fails test/infra/observability.
  */
-/** Histogram (agent_type, task_type): a task's run time on a worker, one observation per delivery. */
-export const TASK_DURATION_METRIC = "agent_task_duration_seconds";
-/** Counter (agent_type, status): task deliveries by outcome (lib/metrics.ts TASK_OUTCOMES). */
-export const TASKS_METRIC = "agent_tasks_total";
-/** Histogram (model_name): the model's answer time per successful request. */
-export const INFERENCE_METRIC = "model_inference_seconds";
-/** Router gauge (agent_type, priority): ready tasks per priority band. */
-export const QUEUE_READY_METRIC = "agent_queue_ready";
-/** Router gauge (agent_type): seconds the oldest ready task has waited. */
-export const QUEUE_OLDEST_AGE_METRIC = "agent_queue_oldest_age_seconds";
-/** Router gauge (agent_type): tasks in the dead-letter set. */
-export const QUEUE_DEAD_METRIC = "agent_queue_dead";
-/** Counter (agent_type, model_name, direction): tokens the LLM backend reported. */
-export const LLM_TOKENS_METRIC = "agent_llm_tokens_total";
-/** Router counter (route, code): HTTP responses by route template and status code. */
-export const ROUTER_RESPONSES_METRIC = "agent_router_responses_total";
+export const RUNTIME_METRICS = {
+  /** Histogram {agent_type, task_type}: a task's run time on a worker, one observation per delivery. */
+  taskDuration: "agent_task_duration_seconds",
+  /** Counter {agent_type, status}: task deliveries by outcome (lib/metrics.ts TASK_OUTCOMES). */
+  tasks: "agent_tasks_total",
+  /** Histogram {model_name}: the model's answer time per successful request. */
+  inference: "model_inference_seconds",
+  /** Router gauge {agent_type, priority}: ready tasks per priority band. */
+  queueReady: "agent_queue_ready",
+  /** Router gauge {agent_type, priority}: seconds the oldest ready task of a band has waited. */
+  queueOldestAge: "agent_queue_oldest_age_seconds",
+  /** Router gauge {agent_type}: tasks in the dead-letter set. */
+  queueDead: "agent_queue_dead",
+  /** Router gauge: 1 when the router's last statistics read from Redis succeeded, else 0. */
+  redisUp: "agent_queue_redis_up",
+  /** Router counter {method, route, code}: answers of the router's /v1 API. */
+  routerResponses: "agent_router_responses_total",
+  /** Counter {agent_type, model_name, direction}: tokens the LLM backend reported. */
+  llmTokens: "agent_llm_tokens_total",
+} as const;
 
 /** Task ids and idempotency keys end up in Redis keys and URLs: keep them plain. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;

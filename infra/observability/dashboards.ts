@@ -9,17 +9,7 @@
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
-import {
-  BACKLOG_AGENT_LABEL as AGENT,
-  INFERENCE_METRIC,
-  LLM_TOKENS_METRIC,
-  QUEUE_DEAD_METRIC,
-  QUEUE_OLDEST_AGE_METRIC,
-  QUEUE_READY_METRIC,
-  ROUTER_RESPONSES_METRIC,
-  TASK_DURATION_METRIC,
-  TASKS_METRIC,
-} from "../../agent-runtime/src/contract";
+import { BACKLOG_AGENT_LABEL as AGENT, RUNTIME_METRICS } from "../../agent-runtime/src/contract";
 import type { FleetConfig } from "../config/resolve";
 import { agentPodPrices, capacityPlan } from "../cost/capacity";
 import { HOURS_PER_MONTH } from "../prices";
@@ -71,42 +61,43 @@ class Queries {
 
 function performance(q: Queries): PanelSpec[] {
   const rate = (expr: string) => `rate(${expr}[$__rate_interval])`;
-  const tasks = (status?: string) => q.agent(TASKS_METRIC, ...(status ? [`status=~"${status}"`] : []));
+  const tasks = (status?: string) =>
+    q.agent(RUNTIME_METRICS.tasks, ...(status ? [`status=~"${status}"`] : []));
   const quantile = (p: number, by: string, buckets: string) =>
     `histogram_quantile(${p}, sum by (${by}) (${rate(buckets)}))`;
-  const durations = q.agent(`${TASK_DURATION_METRIC}_bucket`);
-  const inference = q.sel(`${INFERENCE_METRIC}_bucket`, `pod=~"${Queries.agentPods}"`);
+  const durations = q.agent(`${RUNTIME_METRICS.taskDuration}_bucket`);
+  const inference = q.sel(`${RUNTIME_METRICS.inference}_bucket`, `pod=~"${Queries.agentPods}"`);
   return [
     timeseries({
       title: "Throughput per agent",
-      description: `Task deliveries per second by agent and outcome (${TASKS_METRIC}, status label).`,
+      description: `Task deliveries per second by agent and outcome (${RUNTIME_METRICS.tasks}, status label).`,
       unit: "reqps",
       targets: [target(`sum by (${AGENT}, status) (${rate(tasks())})`, `{{${AGENT}}} {{status}}`)],
     }),
     timeseries({
       title: "Backlog per priority band",
       description:
-        `Ready tasks per priority band over the selected agents (${QUEUE_READY_METRIC}). Every router ` +
+        `Ready tasks per priority band over the selected agents (${RUNTIME_METRICS.queueReady}). Every router ` +
         "replica exports the same gauges, so each agent's value is the max over replicas, then summed.",
       unit: "short",
       stack: true,
       targets: [
         target(
-          `sum by (priority) (max by (${AGENT}, priority) (${q.agent(QUEUE_READY_METRIC)}))`,
+          `sum by (priority) (max by (${AGENT}, priority) (${q.agent(RUNTIME_METRICS.queueReady)}))`,
           "{{priority}}",
         ),
       ],
     }),
     timeseries({
       title: "Task latency p50/p95/p99",
-      description: `Run time of one delivery on a worker, over the selected agents (${TASK_DURATION_METRIC}).`,
+      description: `Run time of one delivery on a worker, over the selected agents (${RUNTIME_METRICS.taskDuration}).`,
       unit: "s",
       targets: [0.5, 0.95, 0.99].map((p) => target(quantile(p, "le", durations), `p${Math.round(p * 100)}`)),
     }),
     timeseries({
       title: "Success rate",
       description:
-        `Share of deliveries that succeeded, of those that ran to an outcome (${TASKS_METRIC}: succeeded, ` +
+        `Share of deliveries that succeeded, of those that ran to an outcome (${RUNTIME_METRICS.tasks}: succeeded, ` +
         "retrying, failed, dead); released and lease_lost deliveries say nothing about the task and are left out.",
       unit: "percentunit",
       min: 0,
@@ -120,7 +111,7 @@ function performance(q: Queries): PanelSpec[] {
     }),
     timeseries({
       title: "Model inference latency",
-      description: `p50 and p95 of one model request by model, from the selected agents' pods (${INFERENCE_METRIC}).`,
+      description: `p50 and p95 of one model request by model, from the selected agents' pods (${RUNTIME_METRICS.inference}).`,
       unit: "s",
       targets: [0.5, 0.95].map((p) =>
         target(quantile(p, "le, model_name", inference), `{{model_name}} p${Math.round(p * 100)}`),
@@ -128,11 +119,11 @@ function performance(q: Queries): PanelSpec[] {
     }),
     timeseries({
       title: "LLM tokens per agent",
-      description: `Tokens per second the LLM backend reported, by agent and direction (${LLM_TOKENS_METRIC}).`,
+      description: `Tokens per second the LLM backend reported, by agent and direction (${RUNTIME_METRICS.llmTokens}).`,
       unit: "short",
       targets: [
         target(
-          `sum by (${AGENT}, direction) (${rate(q.agent(LLM_TOKENS_METRIC))})`,
+          `sum by (${AGENT}, direction) (${rate(q.agent(RUNTIME_METRICS.llmTokens))})`,
           `{{${AGENT}}} {{direction}}`,
         ),
       ],
@@ -192,17 +183,27 @@ function resources(q: Queries, config: FleetConfig): PanelSpec[] {
       dashed: " (min|max)$",
     }),
     timeseries({
+      title: "Redis reachable from the router",
+      description:
+        `1 while a router pod's last read of the queue statistics from Redis succeeded, 0 when it failed ` +
+        `(${RUNTIME_METRICS.redisUp}); the queue panels then show the last values read.`,
+      unit: "short",
+      min: 0,
+      max: 1,
+      targets: [target(`min by (pod) (${q.sel(RUNTIME_METRICS.redisUp)})`, "{{pod}}")],
+    }),
+    timeseries({
       title: "Router 5xx",
       description:
-        `Share of the task router's responses with a 5xx status, per route (${ROUTER_RESPONSES_METRIC}); ` +
+        `Share of the task router's responses with a 5xx status, per route (${RUNTIME_METRICS.routerResponses}); ` +
         `the line is the alert threshold (observability.alerts.router5xxRatio = ${ratio}).`,
       unit: "percentunit",
       min: 0,
       threshold: ratio,
       targets: [
         target(
-          `sum by (route) (rate(${q.sel(ROUTER_RESPONSES_METRIC, 'code=~"5.."')}[$__rate_interval])) / ` +
-            `sum by (route) (rate(${q.sel(ROUTER_RESPONSES_METRIC)}[$__rate_interval]))`,
+          `sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses, 'code=~"5.."')}[$__rate_interval])) / ` +
+            `sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses)}[$__rate_interval]))`,
           "{{route}}",
         ),
       ],
@@ -212,13 +213,13 @@ function resources(q: Queries, config: FleetConfig): PanelSpec[] {
 
 function business(q: Queries, config: FleetConfig): PanelSpec[] {
   const sla = config.observability.alerts.sla;
-  const oldest = (band: string) => `max(${q.agent(QUEUE_OLDEST_AGE_METRIC, `priority="${band}"`)})`;
+  const oldest = (band: string) => `max(${q.agent(RUNTIME_METRICS.queueOldestAge, `priority="${band}"`)})`;
   const slaText = SLA_BANDS.map((b) => `${b} ${sla[b]}`).join(", ");
   return [
     timeseries({
       title: "Oldest ready task vs SLA",
       description:
-        `Age of the oldest ready task per priority band over the selected agents (${QUEUE_OLDEST_AGE_METRIC}, ` +
+        `Age of the oldest ready task per priority band over the selected agents (${RUNTIME_METRICS.queueOldestAge}, ` +
         `priority label), against the band's SLA (dashed; observability.alerts.sla: ${slaText}).`,
       unit: "s",
       targets: SLA_BANDS.flatMap((b) => [
@@ -239,9 +240,9 @@ function business(q: Queries, config: FleetConfig): PanelSpec[] {
     }),
     timeseries({
       title: "Dead letters",
-      description: `Tasks in each agent's dead-letter set (${QUEUE_DEAD_METRIC}); inspect and retry them with the CLI.`,
+      description: `Tasks in each agent's dead-letter set (${RUNTIME_METRICS.queueDead}); inspect and retry them with the CLI.`,
       unit: "short",
-      targets: [target(`max by (${AGENT}) (${q.agent(QUEUE_DEAD_METRIC)})`, `{{${AGENT}}}`)],
+      targets: [target(`max by (${AGENT}) (${q.agent(RUNTIME_METRICS.queueDead)})`, `{{${AGENT}}}`)],
     }),
     costPanel(q, config),
   ];

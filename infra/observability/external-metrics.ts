@@ -26,6 +26,7 @@ export const EXTERNAL_METRICS = {
     "kube_statefulset_status_replicas_ready",
     "kube_deployment_status_replicas_available",
     "kube_job_status_failed",
+    "kube_job_failed",
   ],
 } as const;
 

@@ -184,6 +184,7 @@ async function routerMetrics(): Promise<string[]> {
       delayed: 0,
       dead: 0,
       oldestReadyAgeSeconds: 3,
+      oldestReadyAgeByPriority: { P0: null, P1: 3, P2: 1, P3: null },
     })),
   );
   const text = await registry.metrics();

@@ -446,14 +446,18 @@ describe("statistics and keys", () => {
       delayed: 0,
       dead: 0,
       oldestReadyAgeSeconds: 4,
+      // Each band's head: P0 enqueued at the start, P2 two seconds later, P3 three.
+      oldestReadyAgeByPriority: { P0: 4, P1: null, P2: 2, P3: 1 },
     });
     await queue.claim("researcher", { count: 2, ...W });
     const stats = await queue.stats("researcher");
     expect(stats.ready).toEqual({ P0: 0, P1: 0, P2: 3, P3: 1 });
     expect(stats.inFlight).toBe(2);
     expect(stats.oldestReadyAgeSeconds).toBe(2);
+    expect(stats.oldestReadyAgeByPriority).toEqual({ P0: null, P1: null, P2: 2, P3: 1 });
     const empty = await queue.stats("ml");
     expect(empty.oldestReadyAgeSeconds).toBeNull();
+    expect(empty.oldestReadyAgeByPriority).toEqual({ P0: null, P1: null, P2: null, P3: null });
     expect(await queue.statsAll()).toHaveLength(12);
   });
 

@@ -323,9 +323,65 @@ describe("queue statistics and autoscaling gauges", () => {
     expect(line('agent_queue_ready{agent_type="python",priority="P3"}')).toBe("1");
     expect(line('agent_queue_depth{agent_type="python"}')).toBe("3");
     expect(line('agent_queue_in_flight{agent_type="python"}')).toBe("1");
-    expect(Number(line('agent_queue_oldest_age_seconds{agent_type="python"}'))).toBeGreaterThanOrEqual(0);
+    // Per band: P0 and P2 have a ready task (the claimed P0 was the other one), P1 has none.
+    for (const band of ["P0", "P2", "P3"]) {
+      const age = Number(line(`agent_queue_oldest_age_seconds{agent_type="python",priority="${band}"}`));
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThan(60);
+    }
+    expect(line('agent_queue_oldest_age_seconds{agent_type="python",priority="P1"}')).toBe("0");
+    expect(metrics.text).not.toMatch(/^agent_queue_oldest_age_seconds\{agent_type="python"\} /m);
+    expect(line("agent_queue_redis_up")).toBe("1");
+  });
+
+  it("counts its answers by method, route pattern and status code", async () => {
+    const before = await responseCounts(statsRouter);
+    await fetch(`${statsRouter.url}/v1/tasks/never-submitted`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await fetch(`${statsRouter.url}/v1/tasks/another-one`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    await fetch(`${statsRouter.url}/v1/queues`);
+    await get("/v1/queues");
+    const after = await responseCounts(statsRouter);
+    const added = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    expect(added("GET /v1/tasks/:id 404")).toBe(2);
+    expect(added("GET /v1/queues 401")).toBe(1);
+    expect(added("GET /v1/queues 200")).toBe(1);
+    // The raw path never becomes a label value.
+    expect([...after.keys()].filter((k) => k.includes("never-submitted"))).toEqual([]);
+  });
+
+  it("counts a failure it answers with 500 under code 500 (the 5xx alert's numerator)", async () => {
+    const queue = new TaskQueue({ redis: redis.url, prefix: uniquePrefix("fails") });
+    queue.getTask = () => Promise.reject(new Error("the queue broke"));
+    const config = loadRouterConfig({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      REDIS_URL: redis.url,
+      ROUTER_AUTH: "disabled",
+    });
+    const failing = await startRouter({ config, logger: silent, queue, registry: new Registry() });
+    try {
+      expect((await fetch(`${failing.url}/v1/tasks/some-task`)).status).toBe(500);
+      expect((await responseCounts(failing)).get("GET /v1/tasks/:id 500")).toBe(1);
+    } finally {
+      await failing.close();
+      await queue.close();
+    }
   });
 });
+
+/** agent_router_responses_total as "METHOD route code" → count, from the router's own scrape. */
+async function responseCounts(router: RunningRouter): Promise<Map<string, number>> {
+  const text = await (await fetch(`${router.url}/metrics`)).text();
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(
+    /^agent_router_responses_total\{method="([^"]*)",route="([^"]*)",code="([^"]*)"\} (\S+)$/gm,
+  )) {
+    counts.set(`${m[1]} ${m[2]} ${m[3]}`, Number(m[4]));
+  }
+  return counts;
+}
 
 describe("when Redis goes away", () => {
   it("turns /readyz to 503 but keeps serving /metrics", async () => {
@@ -338,6 +394,8 @@ describe("when Redis goes away", () => {
       expect(ready.status).toBe(503);
       const metrics = await fetch(`${r.url}/metrics`);
       expect(metrics.status).toBe(200);
+      // The Redis-down alert reads this: the scrape succeeded, the statistics read did not.
+      expect(await metrics.text()).toMatch(/^agent_queue_redis_up 0$/m);
     } finally {
       await r.close().catch(() => undefined);
       await lonely.destroy();

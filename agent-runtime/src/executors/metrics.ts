@@ -6,10 +6,8 @@
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { AgentType } from "../catalog";
-import { INFERENCE_METRIC, LLM_TOKENS_METRIC } from "../contract";
+import { RUNTIME_METRICS } from "../contract";
 import type { ExecutorObserver } from "./types";
-
-export { INFERENCE_METRIC };
 
 interface ExecutorMetricSet {
   inference: Histogram<"model_name">;
@@ -24,12 +22,12 @@ function metricSet(registry: Registry): ExecutorMetricSet {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   const registers = [registry];
-  const found = registry.getSingleMetric(INFERENCE_METRIC);
+  const found = registry.getSingleMetric(RUNTIME_METRICS.inference);
   const inference =
     found instanceof Histogram
       ? (found as Histogram<"model_name">)
       : new Histogram({
-          name: INFERENCE_METRIC,
+          name: RUNTIME_METRICS.inference,
           help: "Time the model took to answer one request (successful attempt), by model.",
           labelNames: ["model_name"] as const,
           buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320],
@@ -38,7 +36,7 @@ function metricSet(registry: Registry): ExecutorMetricSet {
   const set: ExecutorMetricSet = {
     inference,
     tokens: new Counter({
-      name: LLM_TOKENS_METRIC,
+      name: RUNTIME_METRICS.llmTokens,
       help: "Tokens the LLM backend reported, by direction (input = prompt, output = completion).",
       labelNames: ["agent_type", "model_name", "direction"] as const,
       registers,

@@ -9,7 +9,7 @@
  * `createMetrics()` makes an independent set (tests, or several fleets in one process).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { INFERENCE_METRIC, TASK_DURATION_METRIC, TASKS_METRIC } from "../contract";
+import { RUNTIME_METRICS } from "../contract";
 
 export const TASK_OUTCOMES = ["succeeded", "retrying", "failed", "dead", "lease_lost", "released"] as const;
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
@@ -36,14 +36,14 @@ export function createMetrics(
   return {
     registry,
     taskDuration: new Histogram({
-      name: TASK_DURATION_METRIC,
+      name: RUNTIME_METRICS.taskDuration,
       help: "Time from a task's start on a worker to its outcome (one observation per delivery).",
       labelNames: ["agent_type", "task_type"] as const,
       buckets: [0.005, 0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers,
     }),
     tasksTotal: new Counter({
-      name: TASKS_METRIC,
+      name: RUNTIME_METRICS.tasks,
       help: "Task deliveries by outcome: succeeded, retrying, failed, dead, lease_lost, released.",
       labelNames: ["agent_type", "status"] as const,
       registers,
@@ -55,7 +55,7 @@ export function createMetrics(
       registers,
     }),
     inferenceSeconds: new Histogram({
-      name: INFERENCE_METRIC,
+      name: RUNTIME_METRICS.inference,
       help: "Time the model took to answer one request (successful attempt), by model.",
       labelNames: ["model_name"] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320],

@@ -11,7 +11,8 @@
  *   getTask(id, agent?)            → TaskRecord | undefined (status, result, error, deliveries, times);
  *                                    without the agent, one pipelined lookup over all 12 agents.
  *   stats(agent) / statsAll()      → { agent, ready: {P0..P3}, inFlight, delayed, dead,
- *                                      oldestReadyAgeSeconds | null }
+ *                                      oldestReadyAgeSeconds | null,
+ *                                      oldestReadyAgeByPriority: {P0..P3: seconds | null} }
  *   listDead(agent, limit) / retryDead(agent, {ids?, limit?}) / purgeDead(agent, {ids?, limit?})
  *   ping(), close()
  *
@@ -110,6 +111,11 @@ export interface AgentQueueStats {
   dead: number;
   /** Seconds the oldest ready task has waited; null when nothing is ready. */
   oldestReadyAgeSeconds: number | null;
+  /**
+   * Per priority band, seconds the band's next task (its head) has waited; null when the band
+   * has nothing ready. The SLA alerts read these.
+   */
+  oldestReadyAgeByPriority: { P0: number | null; P1: number | null; P2: number | null; P3: number | null };
 }
 
 export interface TaskRecord {
@@ -255,17 +261,20 @@ export class TaskQueue {
 
   async stats(agent: AgentType): Promise<AgentQueueStats> {
     const reply = await this.scripts["stats.v1"].run(this.redis, this.keys(agent).lifecycle, []);
-    const [p0, p1, p2, p3, inFlight, delayed, dead, oldest] = asArray(reply, "stats.v1").map((v) =>
-      asNumber(v),
+    const [p0, p1, p2, p3, inFlight, delayed, dead, oldest, o0, o1, o2, o3] = asArray(reply, "stats.v1").map(
+      (v) => asNumber(v),
     );
-    const oldestAt = oldest ?? -1;
+    const now = this.now();
+    const age = (enqueuedAt: number | undefined) =>
+      enqueuedAt === undefined || enqueuedAt < 0 ? null : Math.max(0, (now - enqueuedAt) / 1000);
     return {
       agent,
       ready: { P0: p0 ?? 0, P1: p1 ?? 0, P2: p2 ?? 0, P3: p3 ?? 0 },
       inFlight: inFlight ?? 0,
       delayed: delayed ?? 0,
       dead: dead ?? 0,
-      oldestReadyAgeSeconds: oldestAt < 0 ? null : Math.max(0, (this.now() - oldestAt) / 1000),
+      oldestReadyAgeSeconds: age(oldest),
+      oldestReadyAgeByPriority: { P0: age(o0), P1: age(o1), P2: age(o2), P3: age(o3) },
     };
   }
 

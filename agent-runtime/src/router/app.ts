@@ -10,7 +10,8 @@ import { InvalidTaskError } from "../queue/errors";
 import type { TaskQueue } from "../queue/client";
 import type { TokenAuth } from "./auth";
 import { HttpError, parseBody, readJsonBody, sendJson } from "../lib/json";
-import type { QueueGauges } from "./metrics";
+import type { Counter } from "prom-client";
+import type { QueueGauges, RouterResponseLabel } from "./metrics";
 import { SubmitTaskSchema } from "./schemas";
 
 export interface RouterRoutesOptions {
@@ -18,13 +19,20 @@ export interface RouterRoutesOptions {
   /** Undefined: auth disabled (ROUTER_AUTH=disabled). */
   auth: TokenAuth | undefined;
   gauges: QueueGauges;
+  /** Counts every answer of these routes (metrics.ts routerResponseCounter). */
+  responses: Counter<RouterResponseLabel>;
 }
 
 export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOptions): void {
   const { queue, gauges } = options;
+  // `route` is the pattern, never the raw path, so the counter keeps one series per route. An
+  // answer that never finishes (the client went away first) is not counted.
   const guarded =
-    (handler: RouteHandler): RouteHandler =>
+    (route: string, handler: RouteHandler): RouteHandler =>
     (req, res, params) => {
+      res.once("finish", () =>
+        options.responses.inc({ method: req.method ?? "GET", route, code: String(res.statusCode) }),
+      );
       authorize(options.auth, req);
       return handler(req, res, params);
     };
@@ -32,7 +40,7 @@ export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOpti
   http.route(
     "POST",
     "/v1/tasks",
-    guarded(async (req, res) => {
+    guarded("/v1/tasks", async (req, res) => {
       const body = await readJsonBody(req, http.maxBodyBytes);
       const task = parseBody(SubmitTaskSchema, withIdempotencyHeader(req, body), "task");
       const agent = agentForTask(task.type)!; // the schema admits known task types only
@@ -66,7 +74,7 @@ export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOpti
   http.route(
     "GET",
     /^\/v1\/tasks\/([^/]+)$/,
-    guarded(async (req, res, [rawId]) => {
+    guarded("/v1/tasks/:id", async (req, res, [rawId]) => {
       const id = safeDecode(rawId ?? "");
       if (!TASK_ID_PATTERN.test(id)) {
         throw new HttpError(400, `invalid task id ${JSON.stringify(id)}`, [
@@ -89,7 +97,7 @@ export function registerRouterRoutes(http: HttpServer, options: RouterRoutesOpti
   http.route(
     "GET",
     "/v1/queues",
-    guarded(async (_req, res) => {
+    guarded("/v1/queues", async (_req, res) => {
       sendJson(res, 200, { agents: await gauges.refresh() });
     }),
   );

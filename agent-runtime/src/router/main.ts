@@ -12,7 +12,7 @@ import { TaskQueue } from "../queue/client";
 import { handleShutdownSignals } from "../worker/shutdown";
 import { registerRouterRoutes } from "./app";
 import { loadRouterConfig, type RouterConfig } from "./config";
-import { QueueGauges } from "./metrics";
+import { QueueGauges, routerResponseCounter } from "./metrics";
 
 /** /readyz and scrapes give up on Redis after this long (ioredis would otherwise queue forever). */
 const REDIS_CHECK_TIMEOUT_MS = 2_000;
@@ -72,7 +72,12 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningR
       }
     },
   });
-  registerRouterRoutes(http, { queue, auth: config.auth, gauges });
+  registerRouterRoutes(http, {
+    queue,
+    auth: config.auth,
+    gauges,
+    responses: routerResponseCounter(registry),
+  });
   try {
     await http.listen();
   } catch (error) {

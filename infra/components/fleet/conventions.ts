@@ -30,8 +30,10 @@ export function agentResourceName(agent: string): string {
 
 /** The router's Deployment, Service and mesh host. */
 export const ROUTER_NAME = "task-router";
-/** The in-cluster Redis' StatefulSet and Service. */
+/** The in-cluster Redis' StatefulSet, Service and container. */
 export const REDIS_NAME = "redis";
+/** The model loader's ConfigMap, and its Job's name before the manifest digest (`model-loader-<digest>`). */
+export const MODEL_LOADER_NAME = "model-loader";
 
 // ---------------------------------------------------------------- labels
 

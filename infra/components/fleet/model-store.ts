@@ -4,7 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { ArgsProblems } from "../../lib/args";
 import { GiB, parseQuantity } from "../../lib/quantity";
 import { FILESTORE_MIN_GIB, NODE_LOCAL_STORAGE_CLASSES } from "../../lib/storage";
-import { containerSecurityContext, fleetLabels, podSecurityContext, scratchVolume } from "./conventions";
+import {
+  containerSecurityContext,
+  fleetLabels,
+  MODEL_LOADER_NAME,
+  podSecurityContext,
+  scratchVolume,
+} from "./conventions";
 import { backendClaims } from "./model-store-backends";
 
 export interface ModelFile {
@@ -131,7 +137,10 @@ export class ModelStore extends pulumi.ComponentResource {
     const digest = createHash("sha256").update(manifest).digest("hex").slice(0, 10);
     const config = new k8s.core.v1.ConfigMap(
       `${name}-loader-config`,
-      { metadata: { name: "model-loader", namespace, labels }, data: { manifest, "load.sh": LOADER_SCRIPT } },
+      {
+        metadata: { name: MODEL_LOADER_NAME, namespace, labels },
+        data: { manifest, "load.sh": LOADER_SCRIPT },
+      },
       child,
     );
     const tmp = scratchVolume();
@@ -139,7 +148,7 @@ export class ModelStore extends pulumi.ComponentResource {
     const loader = new k8s.batch.v1.Job(
       `${name}-loader`,
       {
-        metadata: { name: `model-loader-${digest}`, namespace, labels },
+        metadata: { name: `${MODEL_LOADER_NAME}-${digest}`, namespace, labels },
         spec: {
           backoffLimit: 3,
           template: {

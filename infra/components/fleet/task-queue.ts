@@ -156,7 +156,7 @@ export class TaskQueue extends pulumi.ComponentResource {
               terminationGracePeriodSeconds: 30,
               containers: [
                 {
-                  name: "redis",
+                  name: REDIS_NAME,
                   image: args.image,
                   command: ["redis-server"],
                   args: redisArgs(args.persistence),

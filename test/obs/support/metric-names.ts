@@ -11,13 +11,14 @@ import { createExecutor } from "../../../agent-runtime/src/executors";
 import { resolveExecutorSettings } from "../../../agent-runtime/src/executors/config";
 import { executorMetrics } from "../../../agent-runtime/src/executors/metrics";
 import { createMetrics } from "../../../agent-runtime/src/lib/metrics";
-import { QueueGauges } from "../../../agent-runtime/src/router/metrics";
+import { QueueGauges, routerResponseCounter } from "../../../agent-runtime/src/router/metrics";
 
 /** Every series name a scrape of the router or an agent can show (histograms as _bucket/_sum/_count). */
 export async function runtimeMetricNames(): Promise<Set<string>> {
   const registry = new Registry();
   const metrics = createMetrics(registry);
   new QueueGauges(registry, () => Promise.resolve([]));
+  routerResponseCounter(registry);
   for (const agent of AGENT_TYPES) executorMetrics(registry, agent);
   const agent = AGENT_TYPES[0];
   const executor = createExecutor(resolveExecutorSettings(agent, { EXECUTOR: "echo" }));
