@@ -57,10 +57,10 @@ function performance(q: Queries): PanelSpec[] {
   const rate = (expr: string) => `rate(${expr}[$__rate_interval])`;
   const tasks = (status?: string) =>
     q.agent(RUNTIME_METRICS.tasks, ...(status ? [`status=~"${status}"`] : []));
-  const quantile = (p: number, metric: string, by: string, selector: string) =>
-    `histogram_quantile(${p}, sum by (${by}) (${rate(`${metric}_bucket${selector.slice(metric.length)}`)}))`;
-  const durations = q.agent(RUNTIME_METRICS.taskDuration);
-  const inference = q.sel(RUNTIME_METRICS.inference, `pod=~"${Queries.agentPods}"`);
+  const quantile = (p: number, by: string, buckets: string) =>
+    `histogram_quantile(${p}, sum by (${by}) (${rate(buckets)}))`;
+  const durations = q.agent(`${RUNTIME_METRICS.taskDuration}_bucket`);
+  const inference = q.sel(`${RUNTIME_METRICS.inference}_bucket`, `pod=~"${Queries.agentPods}"`);
   return [
     timeseries({
       title: "Throughput per agent",
@@ -86,9 +86,7 @@ function performance(q: Queries): PanelSpec[] {
       title: "Task latency p50/p95/p99",
       description: `Run time of one delivery on a worker, over the selected agents (${RUNTIME_METRICS.taskDuration}).`,
       unit: "s",
-      targets: [0.5, 0.95, 0.99].map((p) =>
-        target(quantile(p, RUNTIME_METRICS.taskDuration, "le", durations), `p${Math.round(p * 100)}`),
-      ),
+      targets: [0.5, 0.95, 0.99].map((p) => target(quantile(p, "le", durations), `p${Math.round(p * 100)}`)),
     }),
     timeseries({
       title: "Success rate",
@@ -110,10 +108,7 @@ function performance(q: Queries): PanelSpec[] {
       description: `p50 and p95 of one model request by model, from the selected agents' pods (${RUNTIME_METRICS.inference}).`,
       unit: "s",
       targets: [0.5, 0.95].map((p) =>
-        target(
-          quantile(p, RUNTIME_METRICS.inference, "le, model_name", inference),
-          `{{model_name}} p${Math.round(p * 100)}`,
-        ),
+        target(quantile(p, "le, model_name", inference), `{{model_name}} p${Math.round(p * 100)}`),
       ),
     }),
     timeseries({
@@ -180,6 +175,16 @@ function resources(q: Queries, config: FleetConfig): PanelSpec[] {
         ),
       ],
       dashed: " (min|max)$",
+    }),
+    timeseries({
+      title: "Redis reachable from the router",
+      description:
+        `1 while a router pod's last read of the queue statistics from Redis succeeded, 0 when it failed ` +
+        `(${RUNTIME_METRICS.redisUp}); the queue panels then show the last values read.`,
+      unit: "short",
+      min: 0,
+      max: 1,
+      targets: [target(`min by (pod) (${q.sel(RUNTIME_METRICS.redisUp)})`, "{{pod}}")],
     }),
     timeseries({
       title: "Router 5xx",

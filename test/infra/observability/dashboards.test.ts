@@ -5,6 +5,8 @@
  * shape as far as Grafana's foundation SDK guarantees it. test/obs/dashboards.test.ts has promtool
  * parse every expression.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TASK_OUTCOMES } from "../../../agent-runtime/src/lib/metrics";
 import type { FleetConfig } from "../../../infra/config/resolve";
@@ -18,7 +20,7 @@ import {
 } from "../../../infra/observability/dashboards";
 import { EXTERNAL_METRIC_NAMES } from "../../../infra/observability/external-metrics";
 import { expressionMetricNames, runtimeMetricNames } from "../../obs/support/metric-names";
-import { stackConfig } from "../support/stacks";
+import { ROOT, stackConfig } from "../support/stacks";
 
 const STACKS = ["dev", "staging", "prod"] as const;
 
@@ -31,7 +33,13 @@ const PANELS: Record<string, string[]> = {
     "Model inference latency",
     "LLM tokens per agent",
   ],
-  [DASHBOARDS.resources.uid]: ["CPU per pod", "Memory per pod", "Replicas vs HPA bounds", "Router 5xx"],
+  [DASHBOARDS.resources.uid]: [
+    "CPU per pod",
+    "Memory per pod",
+    "Replicas vs HPA bounds",
+    "Router 5xx",
+    "Redis reachable from the router",
+  ],
   [DASHBOARDS.business.uid]: [
     "Oldest ready task vs SLA",
     "SLA compliance",
@@ -278,6 +286,15 @@ describe("fleetDashboards", () => {
   it("substitutes every variable for checking", () => {
     for (const q of fleetDashboards(stackConfig("prod")).flatMap(dashboardQueries)) {
       expect(q.check, q.panel).not.toMatch(/\$/);
+    }
+  });
+
+  it("is documented in docs/operations.md: every dashboard and panel", () => {
+    const doc = readFileSync(join(ROOT, "docs", "operations.md"), "utf8");
+    const section = /^## Dashboards\n([\s\S]*?)^## /m.exec(doc)?.[1] ?? "";
+    for (const d of fleetDashboards(stackConfig("prod"))) {
+      expect(section).toContain(`**${d.title}** (\`${d.uid}\`)`);
+      for (const p of panelsOf(d)) expect(section, d.title).toContain(`| ${p.title} `);
     }
   });
 });
