@@ -78,6 +78,31 @@ export interface Case {
 const router = (pod: string) => ({ pod, job: "agent-fleet-pods" });
 const ksm = { job: "kube-state-metrics" };
 
+/** kube-state-metrics' three series of one HPA. */
+const hpa = (name: string, values: { current: string; max: string; min: string }): Series[] => [
+  series(
+    "kube_horizontalpodautoscaler_status_current_replicas",
+    { horizontalpodautoscaler: name, ...ksm },
+    values.current,
+  ),
+  series(
+    "kube_horizontalpodautoscaler_spec_max_replicas",
+    { horizontalpodautoscaler: name, ...ksm },
+    values.max,
+  ),
+  series(
+    "kube_horizontalpodautoscaler_spec_min_replicas",
+    { horizontalpodautoscaler: name, ...ksm },
+    values.min,
+  ),
+];
+
+/** cAdvisor's working set and memory limit of one container. */
+const memory = (pod: string, container: string, values: { used: string; limit: string }): Series[] => [
+  series("container_memory_working_set_bytes", { pod, container, job: "kubelet" }, values.used),
+  series("container_spec_memory_limit_bytes", { pod, container, job: "kubelet" }, values.limit),
+];
+
 export const CASES: Record<AlertName, Case[]> = {
   AgentBacklogHigh: [
     {
@@ -303,23 +328,7 @@ export const CASES: Record<AlertName, Case[]> = {
   AgentHPAAtMax: [
     {
       what: "fires when an HPA has run maxReplicas for hpaAtMaxFor (10m)",
-      series: [
-        series(
-          "kube_horizontalpodautoscaler_status_current_replicas",
-          { horizontalpodautoscaler: "agent-python", ...ksm },
-          "3x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_max_replicas",
-          { horizontalpodautoscaler: "agent-python", ...ksm },
-          "3x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_min_replicas",
-          { horizontalpodautoscaler: "agent-python", ...ksm },
-          "1x20",
-        ),
-      ],
+      series: hpa("agent-python", { current: "3x20", max: "3x20", min: "1x20" }),
       at: "11m",
       fires: [
         {
@@ -333,51 +342,9 @@ export const CASES: Record<AlertName, Case[]> = {
     {
       what: "stays quiet below max, when min equals max, and before hpaAtMaxFor",
       series: [
-        series(
-          "kube_horizontalpodautoscaler_status_current_replicas",
-          { horizontalpodautoscaler: "agent-ml", ...ksm },
-          "2x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_max_replicas",
-          { horizontalpodautoscaler: "agent-ml", ...ksm },
-          "3x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_min_replicas",
-          { horizontalpodautoscaler: "agent-ml", ...ksm },
-          "1x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_status_current_replicas",
-          { horizontalpodautoscaler: "agent-data", ...ksm },
-          "2x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_max_replicas",
-          { horizontalpodautoscaler: "agent-data", ...ksm },
-          "2x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_min_replicas",
-          { horizontalpodautoscaler: "agent-data", ...ksm },
-          "2x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_status_current_replicas",
-          { horizontalpodautoscaler: "agent-tester", ...ksm },
-          "1x10 8x10",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_max_replicas",
-          { horizontalpodautoscaler: "agent-tester", ...ksm },
-          "8x20",
-        ),
-        series(
-          "kube_horizontalpodautoscaler_spec_min_replicas",
-          { horizontalpodautoscaler: "agent-tester", ...ksm },
-          "1x20",
-        ),
+        ...hpa("agent-ml", { current: "2x20", max: "3x20", min: "1x20" }),
+        ...hpa("agent-data", { current: "2x20", max: "2x20", min: "2x20" }),
+        ...hpa("agent-tester", { current: "1x10 8x10", max: "8x20", min: "1x20" }),
       ],
       at: "18m",
       fires: [],
@@ -548,18 +515,7 @@ export const CASES: Record<AlertName, Case[]> = {
   RedisMemoryHigh: [
     {
       what: "fires when Redis' working set is above 80% of its limit for 5m",
-      series: [
-        series(
-          "container_memory_working_set_bytes",
-          { pod: "redis-0", container: "redis", job: "kubelet" },
-          "900x10",
-        ),
-        series(
-          "container_spec_memory_limit_bytes",
-          { pod: "redis-0", container: "redis", job: "kubelet" },
-          "1000x10",
-        ),
-      ],
+      series: memory("redis-0", "redis", { used: "900x10", limit: "1000x10" }),
       at: "6m",
       fires: [
         {
@@ -573,36 +529,9 @@ export const CASES: Record<AlertName, Case[]> = {
     {
       what: "stays quiet below the ratio, without a limit, for other containers, and before 5m",
       series: [
-        series(
-          "container_memory_working_set_bytes",
-          { pod: "redis-0", container: "redis", job: "kubelet" },
-          "500x3 950x10",
-        ),
-        series(
-          "container_spec_memory_limit_bytes",
-          { pod: "redis-0", container: "redis", job: "kubelet" },
-          "1000x13",
-        ),
-        series(
-          "container_memory_working_set_bytes",
-          { pod: "redis-1", container: "redis", job: "kubelet" },
-          "900x13",
-        ),
-        series(
-          "container_spec_memory_limit_bytes",
-          { pod: "redis-1", container: "redis", job: "kubelet" },
-          "0x13",
-        ),
-        series(
-          "container_memory_working_set_bytes",
-          { pod: "agent-ml-0", container: "model", job: "kubelet" },
-          "990x13",
-        ),
-        series(
-          "container_spec_memory_limit_bytes",
-          { pod: "agent-ml-0", container: "model", job: "kubelet" },
-          "1000x13",
-        ),
+        ...memory("redis-0", "redis", { used: "500x3 950x10", limit: "1000x13" }),
+        ...memory("redis-1", "redis", { used: "900x13", limit: "0x13" }),
+        ...memory("agent-ml-0", "model", { used: "990x13", limit: "1000x13" }),
       ],
       at: "7m",
       fires: [],
