@@ -160,8 +160,10 @@ export function alertRuleGroups(config: FleetConfig): RuleGroup[] {
         rule(
           "AgentDeadLetters",
           "warning",
-          // A gauge: compare with its value a window ago (routers all export the same count).
-          `max ${byAgent} (${dead}) - max ${byAgent} (${dead} offset ${DEAD_LETTER_WINDOW}) > 0`,
+          // A gauge: compare with its lowest value within the window (routers all export the same
+          // count). Not `offset`: a Prometheus younger than the window would have nothing to
+          // compare with and stay quiet; the lowest sample it has is the right baseline.
+          `max ${byAgent} (${dead}) - max ${byAgent} (min_over_time(${dead}[${DEAD_LETTER_WINDOW}])) > 0`,
           "0s",
           `Agent ${agentLabel}: {{ $value | humanize }} more tasks dead-lettered in the last ${DEAD_LETTER_WINDOW}`,
           `Tasks of ${agentLabel} ran out of deliveries (each claim counts, so a task that keeps killing its worker ends here too) and moved to the dead-letter set.`,

@@ -195,8 +195,11 @@ function resources(q: Queries, config: FleetConfig): PanelSpec[] {
       min: 0,
       threshold: ratio,
       targets: [
+        // A route without a 5xx has no 5xx series: `or ... * 0` draws it at 0 instead of leaving
+        // the panel empty ("No data" would read like a broken scrape).
         target(
-          `sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses, 'code=~"5.."')}[$__rate_interval])) / ` +
+          `(sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses, 'code=~"5.."')}[$__rate_interval]))` +
+            ` or sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses)}[$__rate_interval])) * 0) / ` +
             `sum by (route) (rate(${q.sel(RUNTIME_METRICS.routerResponses)}[$__rate_interval]))`,
           "{{route}}",
         ),

@@ -50,14 +50,28 @@ beforeAll(async () => {
       scrape_configs: [
         {
           job_name: "agent-fleet",
-          // In a cluster the pod's namespace label comes from discovery; here it is set.
-          static_configs: [{ targets: [target], labels: { namespace: config.namespace } }],
+          // In a cluster, discovery labels every series with its pod's namespace and name; here
+          // they are set: the dev process stands for an agent pod (it also serves the router's
+          // gauges, which panels select by metric, not by pod).
+          static_configs: [
+            { targets: [target], labels: { namespace: config.namespace, pod: "agent-dev-local" } },
+          ],
         },
       ],
     }),
     rules: ruleFileYaml(alertRuleGroups(config)),
   });
 
+  // The dead-letter alert compares with the lowest count of its window: let Prometheus see the
+  // fleet before any task runs.
+  await waitUntil(
+    async () => (await prometheus!.query(`agent_queue_dead{agent_type="backend"} == 0`)).length > 0,
+    {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      message: "Prometheus' first scrape of the fleet",
+    },
+  );
   const submitted: Promise<void>[] = [];
   for (const agent of AGENT_TYPES) {
     const type = taskTypesOf(agent)[0]!;
@@ -95,7 +109,7 @@ describe("a real Prometheus scraping agent-fleet dev", () => {
     const external: string[] = [];
     let checked = 0;
     for (const dashboard of fleetDashboards(config)) {
-      for (const { panel, expr } of dashboardQueries(dashboard)) {
+      for (const { panel, check: expr } of dashboardQueries(dashboard)) {
         const names = expressionMetricNames(expr);
         if (!names.every((n) => runtime.has(n))) {
           external.push(`${panel}: ${names.filter((n) => !runtime.has(n)).join(", ")}`);
