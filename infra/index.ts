@@ -18,7 +18,13 @@ export {
 } from "./catalog";
 
 // What infra and the agent runtime agree on.
-export { API_KEY_ENV, BACKLOG_METRIC, RUNTIME_ENV, type ApiProvider } from "../agent-runtime/src/contract";
+export {
+  API_KEY_ENV,
+  BACKLOG_METRIC,
+  RUNTIME_ENV,
+  RUNTIME_METRICS,
+  type ApiProvider,
+} from "../agent-runtime/src/contract";
 
 // Stack config: one zod schema, resolved and validated once by the program.
 export {
@@ -58,6 +64,7 @@ export * from "./components/fleet/network-policies";
 export * from "./components/fleet/pod-spec";
 export * from "./components/fleet/task-queue";
 export * from "./components/fleet/task-router";
+export * from "./components/fleet/tracing";
 
 // Images and where they live.
 export * from "./components/images/agent-images";
@@ -65,7 +72,32 @@ export * from "./components/images/image-registry";
 
 // Platform add-ons.
 export * from "./components/platform/observability";
+// Alert rules and dashboards rendered from stack config, for a Prometheus and Grafana of your own.
+export {
+  ALERT_NAMES,
+  alertRuleGroups,
+  ruleFileYaml,
+  type AlertName,
+  type AlertRule,
+  type RuleGroup,
+} from "./observability/alerts";
+export {
+  DASHBOARDS,
+  dashboardConfigMaps,
+  dashboardQueries,
+  fleetDashboards,
+  type GrafanaDashboard,
+} from "./observability/dashboards";
+export { EXTERNAL_METRICS } from "./observability/external-metrics";
 export * from "./components/platform/secrets-backend";
 
 // The program's mapping of stack config onto the components, for programs of your own.
-export { deployFleet, fleetArgs, fleetImages, nodePoolScheduling, type FleetOutputs } from "./program/deploy";
+export {
+  deployFleet,
+  fleetArgs,
+  fleetImages,
+  fleetTracing,
+  nodePoolScheduling,
+  observabilityArgs,
+  type FleetOutputs,
+} from "./program/deploy";

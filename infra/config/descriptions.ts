@@ -235,7 +235,7 @@ export const KEY_DESCRIPTIONS: Record<string, string> = {
   "observability.alerts.enabled": "Render the alert rules.",
   "observability.alerts.runbookUrl": "Address of docs/operations.md; each alert links to its section there.",
   "observability.alerts.backlogFor":
-    "How long an agent's backlog must stay above backlogPerPod x maxReplicas before AgentBacklogHigh fires.",
+    "How long an agent's backlog must stay above its ceiling (backlogPerPod x maxReplicas; x replicas in fixed mode) before AgentBacklogHigh fires.",
   "observability.alerts.sla": "How long the oldest ready task of a priority band may wait (the plan's SLAs).",
   "observability.alerts.sla.P0": "P0 (immediate).",
   "observability.alerts.sla.P1": "P1.",

@@ -276,8 +276,8 @@ const ratio = z.number().gt(0, "must be > 0").max(1, "must be <= 1");
 
 /**
  * Alert thresholds (infra/observability/alerts.ts turns them into rules). The backlog threshold of
- * each agent is its own scaling matrix (backlogPerPod x maxReplicas: the HPA is at its ceiling and
- * the queue still grows); the rest are fleet-wide.
+ * each agent is its own scaling matrix (backlogPerPod x maxReplicas, or x replicas in fixed mode:
+ * the agent is at its ceiling and the queue still grows); the rest are fleet-wide.
  */
 export const alertsSchema = strict({
   enabled: z.boolean().default(true),

@@ -97,16 +97,17 @@ describe("stack staging (hetzner-k3s, EUR)", () => {
     const agents = pool(plan, "agents");
     // Per pod (istio on, llm executor): python 4000+1000 (sidecar)+100 (proxy) = 5100m,
     //   8192+6144+128 = 14464 MiB; API agent 1100m, 2176 MiB; router 350m/384; redis 350m/640;
-    //   models-nfs 250m/256; istiod 500m/2048; prometheus 500m/2048; prometheus-adapter 100m/256.
+    //   models-nfs 250m/256; istiod 500m/2048; prometheus 500m/2048; prometheus-adapter 100m/256;
+    //   kube-state-metrics 50m/128, alertmanager 50m/64 (alerts on), otel-collector 100m/256 (tracing).
     // min: python 1, 10 API agents 1 each, router 2:
-    //   CPU 5100 + 11000 + 700 + 350 + 250 + 500 + 600 = 18500;
-    //   memory 14464 + 21760 + 768 + 640 + 256 + 2048 + 2304 = 42240
-    expect(agents.min).toMatchObject({ pods: 18, requests: { cpu: 18500, memory: 42240 } });
+    //   CPU 5100 + 11000 + 700 + 350 + 250 + 500 + 600 + 200 = 18700;
+    //   memory 14464 + 21760 + 768 + 640 + 256 + 2048 + 2304 + 448 = 42688
+    expect(agents.min).toMatchObject({ pods: 21, requests: { cpu: 18700, memory: 42688 } });
     // max: python 4; API 2+2+3+3+3+2+4+3+4+3 = 29:
-    //   CPU 20400 + 31900 + 2400 = 54700; memory 57856 + 63104 + 6016 = 126976
-    expect(agents.max).toMatchObject({ pods: 40, requests: { cpu: 54700, memory: 126976 } });
-    // cpx51 allocatable 15700m / 31900 MiB. min: memory 42240/31900 -> 2 nodes (= minNodes).
-    // max: ceiling 126976/31900 = 3.98 -> 4, but first-fit decreasing needs 5: 2 python of 14.1 GiB
+    //   CPU 20400 + 31900 + 2600 = 54900; memory 57856 + 63104 + 6464 = 127424
+    expect(agents.max).toMatchObject({ pods: 43, requests: { cpu: 54900, memory: 127424 } });
+    // cpx51 allocatable 15700m / 31900 MiB. min: memory 42688/31900 -> 2 nodes (= minNodes).
+    // max: ceiling 127424/31900 = 3.99 -> 4, but first-fit decreasing needs 5: 2 python of 14.1 GiB
     //   per node leave gaps only small pods fill, and Prometheus' 2 GiB no longer fits in them.
     expect([agents.min.nodes, agents.max.nodes]).toEqual([2, 5]);
     // cpx51 54.90 + IPv4 0.50 = 55.40 per node
@@ -145,14 +146,15 @@ describe("stack prod (gke, USD)", () => {
     const agents = pool(plan, "agents");
     // python 2..10 and its canary (1 pod, mesh canary); API max 5+5+3+8+3+2+4+3+4+3 = 40;
     // router 3 x (350m, 384); redis (1000+100, 2048+128); istiod 500m/2048; no NFS (filestore);
-    // prometheus 500m/2048 + prometheus-adapter 100m/256.
-    // min CPU 10200 + 11000 + 5100 + 1050 + 1100 + 500 + 600 = 29550;
-    //   memory 28928 + 21760 + 14464 + 1152 + 2176 + 2048 + 2304 = 72832
-    expect(agents.min).toMatchObject({ pods: 20, requests: { cpu: 29550, memory: 72832 } });
-    // max CPU 51000 + 44000 + 5100 + 3250 = 103350; memory 144640 + 87040 + 14464 + 7680 = 253824
-    expect(agents.max).toMatchObject({ pods: 58, requests: { cpu: 103350, memory: 253824 } });
+    // kube-prometheus-stack: prometheus 500m/2048, kube-state-metrics 50m/128, alertmanager 50m/64,
+    // the operator 100m/128; grafana 100m/256; prometheus-adapter 100m/256.
+    // min CPU 10200 + 11000 + 5100 + 1050 + 1100 + 500 + 900 = 29850;
+    //   memory 28928 + 21760 + 14464 + 1152 + 2176 + 2048 + 2880 = 73408
+    expect(agents.min).toMatchObject({ pods: 24, requests: { cpu: 29850, memory: 73408 } });
+    // max CPU 51000 + 44000 + 5100 + 3550 = 103650; memory 144640 + 87040 + 14464 + 8256 = 254400
+    expect(agents.max).toMatchObject({ pods: 62, requests: { cpu: 103650, memory: 254400 } });
     // e2-standard-16 allocatable 15490m / 59312.48 MiB; CPU-bound.
-    // min: 29550/15490 = 1.91 -> 2 (3 python on one node = 15300m, the rest on the other).
+    // min: 29850/15490 = 1.93 -> 2 (3 python on one node = 15300m, the rest on the other).
     // max: 11 python at 3 per node -> 4 nodes (the 4th with 2 python + 4 API), API 40 - 4 = 36 at 14
     //   per node -> 3 more (14, 14, 8) = 7; redis, routers and the add-ons fit the gaps. 7 <= maxNodes 8.
     expect([agents.min.nodes, agents.max.nodes]).toEqual([2, 7]);

@@ -227,7 +227,7 @@ describe("autoscaling", () => {
     },
   );
 
-  it("an edit of agents.python.maxReplicas changes exactly that HPA", async () => {
+  it("an edit of agents.python.maxReplicas changes exactly that HPA and python's backlog alert", async () => {
     const before = await render("prod");
     const after = await renderStackConfig("prod", (v) => {
       v.agents = { python: { maxReplicas: 12 } };
@@ -236,8 +236,24 @@ describe("autoscaling", () => {
     const changed = after.objects.filter(
       (o, i) => JSON.stringify(o.manifest) !== JSON.stringify(before.objects[i]?.manifest),
     );
-    expect(changed.map((o) => o.file)).toEqual(["agent-fleet/horizontalpodautoscaler-agent-python.yaml"]);
+    expect(changed.map((o) => o.file)).toEqual([
+      "agent-fleet/horizontalpodautoscaler-agent-python.yaml",
+      "monitoring/prometheusrule-agent-fleet-alerts.yaml",
+    ]);
     expect(changed[0]?.manifest).toMatchObject({ spec: { maxReplicas: 12 } });
+    // The backlog ceiling is backlogPerPod x maxReplicas: python's alone moves (prod: 5 per pod).
+    const rules = (m: unknown) =>
+      (
+        m as {
+          spec: { groups: { rules: { alert: string; expr: string; labels: Record<string, string> }[] }[] };
+        }
+      ).spec.groups
+        .flatMap((g) => g.rules)
+        .filter((r) => r.alert === "AgentBacklogHigh");
+    const was = rules(before.objects.find((o) => o.file === changed[1]?.file)?.manifest);
+    const now = rules(changed[1]?.manifest);
+    expect(now.filter((r, i) => r.expr !== was[i]?.expr).map((r) => r.labels.agent_type)).toEqual(["python"]);
+    expect(now.find((r) => r.labels.agent_type === "python")?.expr).toMatch(/> 60$/);
   });
 });
 
@@ -482,10 +498,10 @@ describe("mesh", () => {
     expect(manifests(r, "DestinationRule")).toEqual([]);
   });
 
-  it("prod installs Prometheus and the adapter (their values: platform/observability.test.ts)", async () => {
+  it("prod installs kube-prometheus-stack and the adapter (their values: platform/observability.test.ts)", async () => {
     const r = await render("prod");
     expect(r.others.filter((o) => o.name.startsWith("observability-")).map((o) => o.name)).toEqual([
-      "observability-prometheus",
+      "observability-kube-prometheus-stack",
       "observability-adapter",
     ]);
   });
