@@ -37,7 +37,7 @@ beforeAll(async () => {
   const tools = obsTools();
   llm = await startFakeLlm();
   fleet = await startDevFleet({
-    LLM_BASE_URL: llm.url,
+    LLM_BASE_URL: llm.baseUrl,
     LLM_MODEL: "fake-llm",
     // One quick retry inside a call, so the dead-lettered task does not wait out the default backoff.
     LLM_MAX_RETRIES: "1",
@@ -100,7 +100,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await fleet?.stop();
-  llm?.close();
+  await llm?.stop();
 });
 
 describe("a real Prometheus scraping agent-fleet dev", () => {

@@ -11,14 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  freePort,
-  REPO_ROOT,
-  ScriptProcess,
-  startFakeLlm,
-  waitUntil,
-  type FakeLlm,
-} from "../runtime/support";
+import { freePort, startFakeLlm, waitUntil, type FakeLlm } from "../runtime/support";
+import { startDevFleet, type DevFleet } from "./support/fleet";
 import { obsTools } from "./support/tools";
 
 const SERVICE = "agent-fleet-obs-test";
@@ -36,7 +30,7 @@ interface JaegerSpan {
 let dir: string;
 let jaeger: ChildProcess | undefined;
 let jaegerLog = "";
-let dev: ScriptProcess | undefined;
+let dev: DevFleet | undefined;
 let llm: FakeLlm | undefined;
 let queryUrl: string;
 let otlpUrl: string;
@@ -114,33 +108,17 @@ beforeAll(async () => {
   );
 
   llm = await startFakeLlm("traced answer");
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (/^(REDIS_|ROUTER_|LLM_|EXECUTOR$|OTEL_|OPENAI_|ANTHROPIC_|AGENT_FLEET_|LOG_LEVEL$)/.test(key))
-      delete env[key];
-  }
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, "agent-runtime", "bin", "agent-fleet.js"), "dev", "--port", "0"],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...env,
-        AGENT_FLEET_STATE_DIR: dir,
-        LLM_BASE_URL: llm.baseUrl,
-        LLM_MODEL: "fake-llm",
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
-        OTEL_SERVICE_NAME: SERVICE,
-        OTEL_BSP_SCHEDULE_DELAY: "200",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  dev = new ScriptProcess(child, process.env.FLEET_TEST_VERBOSE === "1");
+  dev = await startDevFleet({
+    LLM_BASE_URL: llm.baseUrl,
+    LLM_MODEL: "fake-llm",
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+    OTEL_SERVICE_NAME: SERVICE,
+    OTEL_BSP_SCHEDULE_DELAY: "200",
+  });
 });
 
 afterAll(async () => {
-  await killByPid(dev?.child);
+  await dev?.stop();
   await killByPid(jaeger);
   await llm?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -148,15 +126,8 @@ afterAll(async () => {
 
 describe("tracing into a real Jaeger", () => {
   it("one trace holds the router's submit, the queue wait, the worker's delivery and the model call", async () => {
-    const [, routerUrl] = await waitUntil(
-      () => {
-        const match = /router {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(dev!.output.join("\n"));
-        if (!match && !dev!.running) throw new Error(`agent-fleet dev exited:\n${dev!.output.join("\n")}`);
-        return match ?? undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 50, message: "the dev router's URL" },
-    );
-    const submitted = await fetch(`${routerUrl!}/v1/tasks`, {
+    const routerUrl = dev!.routerUrl;
+    const submitted = await fetch(`${routerUrl}/v1/tasks`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
@@ -169,7 +140,7 @@ describe("tracing into a real Jaeger", () => {
     expect(submitted.status).toBe(202);
     const record = await waitUntil(
       async () => {
-        const task = (await (await fetch(`${routerUrl!}/v1/tasks/${TASK_ID}`)).json()) as {
+        const task = (await (await fetch(`${routerUrl}/v1/tasks/${TASK_ID}`)).json()) as {
           status: string;
           traceparent?: string;
           result?: { output: string };
@@ -217,7 +188,7 @@ describe("tracing into a real Jaeger", () => {
     );
 
     // A drain flushes what is left and the fleet stops cleanly.
-    dev!.child.kill("SIGINT");
-    expect((await dev!.exited).code).toBe(0);
+    dev!.process.kill("SIGINT");
+    expect((await dev!.process.exited).code).toBe(0);
   });
 });

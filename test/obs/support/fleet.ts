@@ -1,71 +1,17 @@
 /**
  * A local fleet for the observability suite: `agent-fleet dev` (router, 12 workers and a private
- * Redis in one process, spawned as users run it) with the openai executor pointed at a local
- * OpenAI-compatible fake, so tasks succeed, fail for good or dead-letter on demand. The only
- * replaced part is the LLM API. Everything listens on 127.0.0.1 and is stopped by PID.
+ * Redis in one process, spawned as users run it), with the openai executor pointed at the local
+ * OpenAI-compatible fake (test/runtime/support/fake-llm.ts), so tasks succeed, fail for good or
+ * dead-letter on demand. The only replaced part is the LLM API. Everything listens on 127.0.0.1
+ * and is stopped by PID.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { REPO_ROOT, ScriptProcess, waitUntil } from "../../runtime/support";
 
-/** Put one of these in a prompt to steer the fake: a 400 (fails for good) or 503s (retried, then dead). */
-export const FAIL_HARD = "[fail-hard]";
-export const FAIL_SOFT = "[fail-soft]";
-
-export interface FakeLlm {
-  url: string;
-  requests: number;
-  close(): void;
-}
-
-/** An OpenAI-compatible chat completions endpoint answering "ok", or failing as the prompt asks. */
-export async function startFakeLlm(): Promise<FakeLlm> {
-  const state = { requests: 0 };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      state.requests++;
-      const text = Buffer.concat(chunks).toString("utf8");
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(JSON.stringify(body));
-      };
-      if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
-        send(404, { error: { message: "not found" } });
-      } else if (text.includes(FAIL_HARD)) {
-        send(400, { error: { message: "the fake refuses this prompt", type: "invalid_request_error" } });
-      } else if (text.includes(FAIL_SOFT)) {
-        send(503, { error: { message: "the fake is overloaded" } });
-      } else {
-        send(200, {
-          id: `chatcmpl-${state.requests}`,
-          object: "chat.completion",
-          model: "fake-llm",
-          choices: [{ index: 0, message: { role: "assistant", content: "ok" }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
-        });
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    get requests() {
-      return state.requests;
-    },
-    close() {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
+export { FAIL_HARD, FAIL_SOFT, startFakeLlm, type FakeLlm } from "../../runtime/support/fake-llm";
 
 export interface DevFleet {
   routerUrl: string;
@@ -118,15 +64,6 @@ export async function startDevFleet(env: Record<string, string>): Promise<DevFle
     await stop();
     throw error;
   }
-}
-
-/** A port free on 127.0.0.1 now, for servers that cannot report the one they bound. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** POST /v1/tasks; returns the task id. */

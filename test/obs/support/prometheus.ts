@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { ScriptProcess, waitUntil } from "../../runtime/support";
-import { freePort } from "./fleet";
+import { freePort, ScriptProcess, waitUntil } from "../../runtime/support";
 
 const vectorReply = z.object({
   status: z.literal("success"),

@@ -1,6 +1,8 @@
 /**
  * A local OpenAI-compatible chat server for tests: answers every POST …/chat/completions with a
- * fixed reply and records what it received (headers included, e.g. an injected traceparent).
+ * fixed reply and records what it received (headers included, e.g. an injected traceparent). A
+ * prompt containing FAIL_HARD gets a 400 (the task fails for good), one containing FAIL_SOFT a 503
+ * (retried, then dead-lettered once its deliveries run out).
  *
  *   const llm = await startFakeLlm();   // llm.baseUrl = http://127.0.0.1:<port>/v1
  *   ... llm.requests[0].headers.traceparent ...
@@ -9,6 +11,9 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+
+export const FAIL_HARD = "[fail-hard]";
+export const FAIL_SOFT = "[fail-soft]";
 
 export interface FakeLlmRequest {
   url: string;
@@ -35,6 +40,16 @@ export async function startFakeLlm(answer = "LGTM", model = "fake-llm"): Promise
         headers: req.headers,
         body: text ? (JSON.parse(text) as unknown) : undefined,
       });
+      if (text.includes(FAIL_HARD) || text.includes(FAIL_SOFT)) {
+        const hard = text.includes(FAIL_HARD);
+        res.writeHead(hard ? 400 : 503, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            error: { message: hard ? "the fake refuses this prompt" : "the fake is overloaded" },
+          }),
+        );
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
