@@ -75,6 +75,15 @@ function kindsOf(objects: readonly RenderedObject[]): string {
     .join(",");
 }
 
+/** The namespaced objects live, read per namespace (the fleet's, and monitoring's alerts and dashboards). */
+function listLive(objects: readonly RenderedObject[]): LiveObject[] {
+  const byNamespace = new Map<string, RenderedObject[]>();
+  for (const o of objects) {
+    if (o.namespace) byNamespace.set(o.namespace, [...(byNamespace.get(o.namespace) ?? []), o]);
+  }
+  return [...byNamespace].flatMap(([namespace, objs]) => kubectl.list(kindsOf(objs), namespace));
+}
+
 /**
  * What each object of the stack holds, minus what the server and controllers change on their own
  * (status, resourceVersion, managedFields, revision annotations, and the replicas of a workload
@@ -83,7 +92,7 @@ function kindsOf(objects: readonly RenderedObject[]): string {
 function snapshot(objects: readonly RenderedObject[]): Map<string, string> {
   const wanted = new Set(objects.map(refOf));
   const live = [
-    ...kubectl.list(kindsOf(objects.filter((o) => o.namespace)), NAMESPACE),
+    ...listLive(objects),
     ...objects.filter((o) => !o.namespace).flatMap((o) => kubectl.get(o.kind, o.name) ?? []),
   ];
   const hpaTargets = new Set(
@@ -157,9 +166,9 @@ beforeAll(async () => {
   cp = await timed("control plane start", () => startControlPlane(tools.binDir));
   kubectl = new Kubectl(cp);
   // The stack's custom resources need their CRDs; Istio itself is not installed (no chart repo).
-  // Istio's own CRDs (from the source istioctl is built from) and cert-manager's: the stacks'
-  // objects meet their schemas. Neither Istio nor cert-manager runs.
-  for (const crds of [tools.istioCrds, tools.certManagerCrds]) {
+  // Istio's own CRDs (from the source istioctl is built from), cert-manager's and the Prometheus
+  // Operator's: the stacks' objects meet their schemas. None of them runs.
+  for (const crds of [tools.istioCrds, tools.certManagerCrds, tools.prometheusOperatorCrds]) {
     kubectl.ok(["apply", "--server-side", "--field-manager=agent-fleet-e2e", "-f", crds]);
     kubectl.ok(["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]);
   }
@@ -231,11 +240,7 @@ describe("the e2e stack through the Pulumi engine", () => {
     const ns = kubectl.get("namespace", NAMESPACE);
     expect(ns?.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
 
-    const byRef = new Map(
-      kubectl
-        .list(kindsOf(rendered.objects.filter((o) => o.namespace)), NAMESPACE)
-        .map((o) => [liveRef(o), o]),
-    );
+    const byRef = new Map(listLive(rendered.objects).map((o) => [liveRef(o), o]));
     // Everything rendered is stored (controllers add their own: the default ServiceAccount, Redis' claim).
     expect([...byRef.keys()]).toEqual(
       expect.arrayContaining(rendered.objects.filter((o) => o.namespace).map(refOf)),
@@ -340,15 +345,28 @@ describe("the e2e stack through the Pulumi engine", () => {
     );
   });
 
-  it(`a scaling-matrix edit (pulumi config set --path …${EDITED.agent}.maxReplicas ${EDITED.maxReplicas}) changes only that HPA`, async () => {
+  it(`a scaling-matrix edit (pulumi config set --path …${EDITED.agent}.maxReplicas ${EDITED.maxReplicas}) changes only that HPA and the backlog alert's ceiling`, async () => {
     await engine.stack.setConfig(
       `agent-fleet:agents.${EDITED.agent}.maxReplicas`,
       { value: String(EDITED.maxReplicas) },
       true,
     );
     const hpaRef = `HorizontalPodAutoscaler ${NAMESPACE}/agent-${EDITED.agent}`;
+    // The alert rules' ConfigMap holds the agent's backlog ceiling (backlogPerPod x maxReplicas);
+    // the provider replaces a ConfigMap whose data changes (its default: ConfigMaps immutable).
+    const rulesRef = refOf(
+      rendered.objects.find(
+        (o) => o.kind === "ConfigMap" && o.name === "agent-fleet-alerts",
+      ) as RenderedObject,
+    );
+    const expected = [
+      `update ${hpaRef}`,
+      `delete-replaced ${rulesRef}`,
+      `replace ${rulesRef}`,
+      `create-replacement ${rulesRef}`,
+    ].sort();
     const plan = await timed("engine: preview (edited)", () => engine.preview());
-    expect(changed(plan)).toEqual([`update ${hpaRef}`]);
+    expect(changed(plan).sort()).toEqual(expected);
     const step = plan.steps.find((s) => s.op === "update");
     expect(step?.type).toBe("kubernetes:autoscaling/v2:HorizontalPodAutoscaler");
     expect(Object.keys(step?.detailedDiff ?? {})).toEqual(["spec.maxReplicas"]);
@@ -356,14 +374,17 @@ describe("the e2e stack through the Pulumi engine", () => {
     const minReplicas = rendered.config.agents.python.minReplicas;
     const before = snapshot(rendered.objects);
     const applied = await timed("engine: up (edited)", () => engine.up());
-    expect(changed(applied)).toEqual([`update ${hpaRef}`]);
+    expect(changed(applied).sort()).toEqual(expected);
     // The replicas the HPA controller set survive the apply: the program does not own them.
     expect(pythonReplicas()).toBe(minReplicas);
     const after = snapshot(rendered.objects);
     expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
-    expect([...after].filter(([ref, json]) => before.get(ref) !== json).map(([ref]) => ref)).toEqual([
-      hpaRef,
-    ]);
+    expect(
+      [...after]
+        .filter(([ref, json]) => before.get(ref) !== json)
+        .map(([ref]) => ref)
+        .sort(),
+    ).toEqual([hpaRef, rulesRef].sort());
     const hpa = kubectl.get("hpa", `agent-${EDITED.agent}`, NAMESPACE) as { spec?: { maxReplicas?: number } };
     expect(hpa.spec?.maxReplicas).toBe(EDITED.maxReplicas);
     expect(changed(await engine.preview({ expectNoChanges: true }))).toEqual([]);

@@ -17,6 +17,7 @@
 #                                         PULUMI_HOME whose plugins/ links here uses them (never PATH)
 #   <cache root>/share/istio-crds.yaml    Istio's CRDs, from the same source as istioctl
 #   <cache root>/share/cert-manager-crds.yaml   cert-manager's (cert-manager.io group)
+#   <cache root>/share/prometheus-operator-crds.yaml   PrometheusRule, PodMonitor, ServiceMonitor
 #   <cache root>/env.sh                   `source` it: E2E_TOOLS_BIN, E2E_PULUMI_PLUGINS and PATH
 #
 # Environment knobs: AGENT_FLEET_CACHE, E2E_GO (go binary), E2E_REBUILD=1 (ignore the cache), and the
@@ -42,6 +43,9 @@ ISTIO_MODULE="istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
 # cert-manager's CRDs (plain YAML in its module; nothing is built): the staging and prod ingress
 # asks it for a Certificate, which the e2e control plane must know to dry-run.
 CERT_MANAGER_MODULE="github.com/cert-manager/cert-manager@v1.21.2"
+# The Prometheus Operator's CRDs for the kinds the stacks create (PrometheusRule, PodMonitor; plain
+# YAML in its module, nothing is built), at the operator version kube-prometheus-stack 88.6.2 runs.
+PROMETHEUS_OPERATOR_MODULE="github.com/prometheus-operator/prometheus-operator@v0.93.1"
 # The random stand-in (test/e2e/random-standin) reports the @pulumi/random version it stands in for;
 # its cache key adds a hash of its sources so that an edit rebuilds it.
 # The observability suite's real parts (test/obs): Prometheus and promtool from one build of the
@@ -352,6 +356,17 @@ if [ ! -f "$CERT_MANAGER_CRDS" ]; then
   mv "$CERT_MANAGER_CRDS.partial" "$CERT_MANAGER_CRDS"
 fi
 ln -sf "$(basename "$CERT_MANAGER_CRDS")" "$CACHE_ROOT/share/cert-manager-crds.yaml"
+OPERATOR_CRDS="$CACHE_ROOT/share/prometheus-operator-${PROMETHEUS_OPERATOR_MODULE#*@}-crds.yaml"
+if [ ! -f "$OPERATOR_CRDS" ]; then
+  po_dir="$(module_dir "$PROMETHEUS_OPERATOR_MODULE")" || die "cannot read $PROMETHEUS_OPERATOR_MODULE"
+  mkdir -p "$CACHE_ROOT/share"
+  for kind in prometheusrules podmonitors servicemonitors; do
+    cat "$po_dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml"
+    echo "---"
+  done >"$OPERATOR_CRDS.partial"
+  mv "$OPERATOR_CRDS.partial" "$OPERATOR_CRDS"
+fi
+ln -sf "$(basename "$OPERATOR_CRDS")" "$CACHE_ROOT/share/prometheus-operator-crds.yaml"
 
 # Gather the pinned commands in one folder (hard links; copies across file systems).
 for tool in "${ALL_TOOLS[@]}"; do

@@ -40,6 +40,8 @@ export interface Toolchain {
   istioCrds: string;
   /** cert-manager's CRDs (the stacks' ingress asks it for a Certificate). */
   certManagerCrds: string;
+  /** The Prometheus Operator's PrometheusRule, PodMonitor and ServiceMonitor CRDs. */
+  prometheusOperatorCrds: string;
 }
 
 /** Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh). */
@@ -52,6 +54,7 @@ export function ensureToolchain(): Toolchain {
     pluginsDir: join(binDir, "..", "pulumi-home", "plugins"),
     istioCrds: join(binDir, "..", "share", "istio-crds.yaml"),
     certManagerCrds: join(binDir, "..", "share", "cert-manager-crds.yaml"),
+    prometheusOperatorCrds: join(binDir, "..", "share", "prometheus-operator-crds.yaml"),
   };
 }
 
