@@ -6,12 +6,12 @@
  * worker's delivery and the model call — each with the task id — parented as documented.
  * Every process is started here on free loopback ports and killed by PID in afterAll.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startFakeLlm, waitUntil, type FakeLlm } from "../runtime/support";
+import { freePort, ScriptProcess, startFakeLlm, waitUntil, type FakeLlm } from "../runtime/support";
 import { startDevFleet, type DevFleet } from "./support/fleet";
 import { obsTools } from "./support/tools";
 
@@ -28,8 +28,7 @@ interface JaegerSpan {
 }
 
 let dir: string;
-let jaeger: ChildProcess | undefined;
-let jaegerLog = "";
+let jaeger: ScriptProcess | undefined;
 let dev: DevFleet | undefined;
 let llm: FakeLlm | undefined;
 let queryUrl: string;
@@ -77,27 +76,21 @@ function jaegerConfig(otlpPort: number, queryPort: number, queryGrpcPort: number
   ].join("\n");
 }
 
-function killByPid(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(child.pid, "SIGKILL");
-  return exited;
-}
-
 beforeAll(async () => {
   const tools = obsTools();
   dir = mkdtempSync(path.join(tmpdir(), "obs-tracing-"));
   const [otlpPort, queryPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
   const config = path.join(dir, "jaeger.yaml");
   writeFileSync(config, jaegerConfig(otlpPort, queryPort, queryGrpcPort));
-  jaeger = spawn(tools.jaeger, [`--config=file:${config}`], { stdio: ["ignore", "pipe", "pipe"] });
-  jaeger.stdout?.on("data", (chunk: Buffer) => (jaegerLog += chunk.toString("utf8")));
-  jaeger.stderr?.on("data", (chunk: Buffer) => (jaegerLog += chunk.toString("utf8")));
+  jaeger = new ScriptProcess(
+    spawn(tools.jaeger, [`--config=file:${config}`], { stdio: ["ignore", "pipe", "pipe"] }),
+    process.env.FLEET_TEST_VERBOSE === "1",
+  );
   queryUrl = `http://127.0.0.1:${queryPort}`;
   otlpUrl = `http://127.0.0.1:${otlpPort}`;
   await waitUntil(
     async () => {
-      if (jaeger?.exitCode !== null) throw new Error(`jaeger exited early:\n${jaegerLog}`);
+      if (!jaeger?.running) throw new Error(`jaeger exited early:\n${jaeger?.output.join("\n")}`);
       const up = await fetch(`${queryUrl}/api/services`).then(
         (r) => r.ok,
         () => false,
@@ -119,7 +112,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dev?.stop();
-  await killByPid(jaeger);
+  await jaeger?.kill9();
   await llm?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

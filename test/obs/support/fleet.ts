@@ -39,14 +39,7 @@ export async function startDevFleet(env: Record<string, string>): Promise<DevFle
   );
   const proc = new ScriptProcess(child, process.env.FLEET_TEST_VERBOSE === "1");
   const stop = async () => {
-    if (proc.running) {
-      proc.kill("SIGINT");
-      const exited = await Promise.race([
-        proc.exited.then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 30_000)),
-      ]);
-      if (!exited) await proc.kill9();
-    }
+    await proc.stop("SIGINT", 30_000);
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {

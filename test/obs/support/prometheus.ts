@@ -71,14 +71,7 @@ export async function startPrometheus(
   const proc = new ScriptProcess(child, process.env.FLEET_TEST_VERBOSE === "1");
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (proc.running) {
-      proc.kill("SIGTERM");
-      const exited = await Promise.race([
-        proc.exited.then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
-      ]);
-      if (!exited) await proc.kill9();
-    }
+    await proc.stop("SIGTERM", 20_000);
     rmSync(dir, { recursive: true, force: true });
   };
   const api = async (pathAndQuery: string): Promise<unknown> => {

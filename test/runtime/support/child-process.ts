@@ -119,6 +119,17 @@ export class ScriptProcess {
     this.kill("SIGKILL");
     return this.exited;
   }
+
+  /** `signal` (its graceful stop), then SIGKILL if it has not exited within `graceMs`. */
+  async stop(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    if (!this.running) return;
+    this.kill(signal);
+    const exited = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs)),
+    ]);
+    if (!exited) await this.kill9();
+  }
 }
 
 /** Runs a .ts file with `node --import tsx` (the same Node as the test runner). */
