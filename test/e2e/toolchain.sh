@@ -26,7 +26,7 @@
 set -euo pipefail
 
 # ---- pinned versions ------------------------------------------------------------------------------
-KUBERNETES_VERSION="1.36.3"              # k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kubectl)
+KUBERNETES_VERSION="1.36.3"              # k8s.io/kubernetes (control plane, kubectl, and the node: kubelet, kube-scheduler, kube-proxy)
 KUBERNETES_STAGING_VERSION="0.36.3"      # k8s.io/{api,apimachinery,apiserver,...} matching the above
 ETCD_VERSION="3.6.8"                     # go.etcd.io/etcd/server/v3 (the version k8s 1.36.3 pins)
 PULUMI_VERSION="3.274.1"                 # github.com/pulumi/pulumi/pkg/v3 (cmd/pulumi), the CLI
@@ -57,6 +57,11 @@ PROMETHEUS_VERSION="3.16.0"
 PROMETHEUS_MODULE="github.com/prometheus/prometheus@v0.316.0"
 JAEGER_VERSION="1.76.0"
 JAEGER_MODULE="github.com/jaegertracing/jaeger@v$JAEGER_VERSION"
+# The node's container runtime (test/node): containerd v2 with its runc shim and ctr, static
+# (CGO_ENABLED=0) without the btrfs, devmapper and zfs snapshotters (overlayfs and native stay).
+# Debian's containerd 1.6 would do today, but kubelet 1.37 drops 1.x.
+CONTAINERD_VERSION="2.4.2"
+CONTAINERD_MODULE="github.com/containerd/containerd/v2@v$CONTAINERD_VERSION"
 STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/random-standin"
 
 # ---- setup -----------------------------------------------------------------------------------------
@@ -81,7 +86,7 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOWORK=off
 
-ALL_TOOLS=(etcd kubernetes pulumi pulumi-kubernetes random-standin istioctl prometheus jaeger)
+ALL_TOOLS=(etcd kubernetes containerd pulumi pulumi-kubernetes random-standin istioctl prometheus jaeger)
 if [ "$#" -gt 0 ]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
 
 standin_version() {
@@ -95,6 +100,7 @@ tool_version() {
   case "$1" in
     etcd) echo "$ETCD_VERSION" ;;
     kubernetes) echo "$KUBERNETES_VERSION" ;;
+    containerd) echo "$CONTAINERD_VERSION" ;;
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-kubernetes) echo "$PULUMI_KUBERNETES_VERSION" ;;
     random-standin) standin_version ;;
@@ -109,7 +115,8 @@ tool_version() {
 tool_bins() {
   case "$1" in
     etcd) echo "etcd" ;;
-    kubernetes) echo "kube-apiserver kube-controller-manager kubectl" ;;
+    kubernetes) echo "kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy" ;;
+    containerd) echo "containerd containerd-shim-runc-v2 ctr" ;;
     pulumi) echo "pulumi" ;;
     pulumi-kubernetes) echo "pulumi-resource-kubernetes" ;;
     random-standin) echo "pulumi-resource-random" ;;
@@ -220,9 +227,17 @@ build_kubernetes() {
   make_wrapper "$src" "k8s.io/kubernetes@v$KUBERNETES_VERSION" "$KUBERNETES_STAGING_VERSION" >/dev/null || return 3
   local ldflags="-X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=$major -X $v.gitMinor=$minor"
   ldflags+=" -X $v.gitTreeState=clean -X $v.buildDate=1970-01-01T00:00:00Z"
-  # One `go build` for both commands, so their (mostly shared) packages compile once.
+  # One `go build` for all six commands, so their (mostly shared) packages compile once.
   build_in_wrapper "$src" "$dir/bin/" "$ldflags" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
+}
+
+build_containerd() {
+  local dir="$1" src="$CACHE_ROOT/src/containerd-$CONTAINERD_VERSION" m="github.com/containerd/containerd/v2"
+  make_wrapper "$src" "$CONTAINERD_MODULE" "" >/dev/null || return 3
+  build_in_wrapper "$src" "$dir/bin/" "-X $m/version.Version=v$CONTAINERD_VERSION -X $m/version.Revision=v$CONTAINERD_VERSION" \
+    -tags "no_btrfs no_devmapper no_zfs" "$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr"
 }
 
 build_pulumi() {
@@ -314,7 +329,7 @@ ensure_tool() {
     return 0
   fi
   start=$SECONDS
-  log "building $tool v$version (cold on 2 cores: etcd ~2 min, kubernetes ~6 min, pulumi ~12 min, pulumi-kubernetes ~10 min, random-standin ~1 min) ..."
+  log "building $tool v$version (cold on 2 cores: etcd ~3 min, kubernetes ~15 min, containerd ~3 min, pulumi ~12 min, pulumi-kubernetes ~10 min, random-standin ~1 min) ..."
   rm -rf "$dir"
   mkdir -p "$dir/bin"
   if ! "build_${tool//-/_}" "$dir"; then
