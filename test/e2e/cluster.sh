@@ -2,7 +2,9 @@
 # A throwaway Kubernetes control plane for the end-to-end suite: etcd, kube-apiserver and
 # kube-controller-manager on 127.0.0.1 only (free high ports), TLS from a CA generated here with
 # openssl, service-account signing keys, and an admin kubeconfig. No kubelet and no scheduler, so
-# pods are stored but never run: workloads must be deployed without waiting for readiness.
+# pods are stored but never run: workloads must be deployed without waiting for readiness. The node
+# suite (test/node/node.sh) starts the same control plane inside its node's network namespace and
+# adds the node to it.
 #
 #   test/e2e/cluster.sh start [dir]    start (dir defaults to a new mktemp folder), wait for /readyz,
 #                                      print the folder; it holds kubeconfig, cluster.env, cluster.json
@@ -10,10 +12,14 @@
 #                                      (E2E_KEEP_CLUSTER_DIR=1 keeps it, e.g. to read the logs)
 #   test/e2e/cluster.sh status <dir>   exit 0 when the API server in <dir> answers /readyz
 #   test/e2e/cluster.sh run -- cmd...  start, run cmd with KUBECONFIG set, stop (also on failure)
+#   test/e2e/cluster.sh client <dir> <name> <subject>   a client certificate from the cluster CA and a
+#                                      kubeconfig <dir>/<name>.kubeconfig for it (the node's parts)
 #
 # Binaries come from $E2E_TOOLS_BIN (written by toolchain.sh into env.sh), else from PATH.
 # Other knobs: E2E_CLUSTER_TIMEOUT (seconds to wait for readiness, default 90), E2E_OWNER_PID (a
-# process whose end stops the cluster too: a test runner killed before its teardown leaves nothing).
+# process whose end stops the cluster too: a test runner killed before its teardown leaves nothing),
+# E2E_CLUSTER_ADDRESS (the address etcd and the API server listen on, default 127.0.0.1) and
+# E2E_CLUSTER_NETNS_PID (run every process in that process' network and mount namespaces).
 set -euo pipefail
 
 log() { printf '[e2e-cluster] %s\n' "$*" >&2; }
@@ -22,6 +28,9 @@ die() { log "error: $*"; exit 1; }
 TIMEOUT="${E2E_CLUSTER_TIMEOUT:-90}"
 SERVICE_CIDR="10.96.0.0/16"
 SERVICE_IP="10.96.0.1" # first address of SERVICE_CIDR: the in-cluster "kubernetes" Service
+ADDRESS="${E2E_CLUSTER_ADDRESS:-127.0.0.1}"
+IN_NS=()
+[ -z "${E2E_CLUSTER_NETNS_PID:-}" ] || IN_NS=(nsenter --target "$E2E_CLUSTER_NETNS_PID" --net --mount --)
 
 tool() {
   if [ -n "${E2E_TOOLS_BIN:-}" ] && [ -x "$E2E_TOOLS_BIN/$1" ]; then
@@ -33,13 +42,13 @@ tool() {
   fi
 }
 
-# A free TCP port on 127.0.0.1 (nothing accepts a connection there; best effort).
+# A free TCP port on $ADDRESS (nothing accepts a connection there; best effort).
 free_port() {
   local port i
   for i in $(seq 1 200); do
     port=$((20000 + RANDOM % 40000))
     case " ${USED_PORTS:-} " in *" $port "*) continue ;; esac
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if ! (exec 3<>"/dev/tcp/$ADDRESS/$port") 2>/dev/null; then
       USED_PORTS="${USED_PORTS:-} $port"
       echo "$port"
       return 0
@@ -74,9 +83,11 @@ extendedKeyUsage=clientAuth"
   sign "$pki" apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:$ADDRESS,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   sign "$pki" admin "/O=system:masters/CN=agent-fleet-e2e-admin" "$client"
   sign "$pki" controller-manager "/CN=system:kube-controller-manager" "$client"
+  # The API server's own client certificate towards kubelets (logs, exec, port-forward).
+  sign "$pki" apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
   # Service-account tokens: signed by the API server (TokenRequest), verified with the public key.
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -113,7 +124,7 @@ EOF
 launch() {
   local dir="$1" name="$2"
   shift 2
-  setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  setsid "${IN_NS[@]}" "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
 }
 
@@ -162,7 +173,7 @@ cmd_start() {
   etcd_port="$(free_port)"
   peer_port="$(free_port)"
   api_port="$(free_port)"
-  local server="https://127.0.0.1:$api_port"
+  local server="https://$ADDRESS:$api_port"
   kubeconfig "$dir/kubeconfig" "$server" "$dir/pki" admin agent-fleet-e2e-admin
   kubeconfig "$dir/controller-manager.kubeconfig" "$server" "$dir/pki" controller-manager system:kube-controller-manager
   cat >"$dir/cluster.env" <<EOF
@@ -171,27 +182,30 @@ export KUBE_API_SERVER="$server"
 export E2E_CLUSTER_DIR="$dir"
 EOF
   cat >"$dir/cluster.json" <<EOF
-{"dir": "$dir", "kubeconfig": "$dir/kubeconfig", "server": "$server", "etcd": "http://127.0.0.1:$etcd_port", "ca": "$dir/pki/ca.crt", "clientCert": "$dir/pki/admin.crt", "clientKey": "$dir/pki/admin.key"}
+{"dir": "$dir", "kubeconfig": "$dir/kubeconfig", "server": "$server", "etcd": "http://$ADDRESS:$etcd_port", "ca": "$dir/pki/ca.crt", "clientCert": "$dir/pki/admin.crt", "clientKey": "$dir/pki/admin.key"}
 EOF
 
-  log "starting etcd on 127.0.0.1:$etcd_port"
+  log "starting etcd on $ADDRESS:$etcd_port"
   launch "$dir" etcd "$etcd" --name e2e --data-dir "$dir/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "e2e=http://127.0.0.1:$peer_port" --initial-cluster-state new \
+    --listen-client-urls "http://$ADDRESS:$etcd_port" --advertise-client-urls "http://$ADDRESS:$etcd_port" \
+    --listen-peer-urls "http://$ADDRESS:$peer_port" --initial-advertise-peer-urls "http://$ADDRESS:$peer_port" \
+    --initial-cluster "e2e=http://$ADDRESS:$peer_port" --initial-cluster-state new \
     --unsafe-no-fsync --log-level warn
-  wait_for "$dir" "etcd" curl -fsS --max-time 2 "http://127.0.0.1:$etcd_port/health"
+  wait_for "$dir" "etcd" curl -fsS --max-time 2 "http://$ADDRESS:$etcd_port/health"
 
   log "starting kube-apiserver on $server"
   launch "$dir" kube-apiserver "$apiserver" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" \
-    --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address="$ADDRESS" --advertise-address="$ADDRESS" --secure-port="$api_port" \
+    --etcd-servers="http://$ADDRESS:$etcd_port" \
     --tls-cert-file="$dir/pki/apiserver.crt" --tls-private-key-file="$dir/pki/apiserver.key" \
     --client-ca-file="$dir/pki/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$dir/pki/sa.pub" --service-account-signing-key-file="$dir/pki/sa.key" \
     --service-cluster-ip-range="$SERVICE_CIDR" \
-    --authorization-mode=RBAC --allow-privileged=true \
+    --authorization-mode=Node,RBAC --allow-privileged=true \
+    --kubelet-client-certificate="$dir/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="$dir/pki/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
     --endpoint-reconciler-type=none --profiling=false --v=1
   wait_for "$dir" "kube-apiserver /readyz" readyz "$dir"
 
@@ -256,10 +270,24 @@ cmd_run() {
   return "$rc"
 }
 
+# client <dir> <name> <subject>: a client certificate signed by the cluster CA, and a kubeconfig.
+cmd_client() {
+  local dir="${1:-}" name="${2:-}" subj="${3:-}"
+  [ -f "$dir/cluster.env" ] && [ -n "$name" ] && [ -n "$subj" ] || die "usage: cluster.sh client <dir> <name> <subject>"
+  # shellcheck disable=SC1091
+  . "$dir/cluster.env"
+  sign "$dir/pki" "$name" "$subj" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+  kubeconfig "$dir/$name.kubeconfig" "$KUBE_API_SERVER" "$dir/pki" "$name" "$name"
+  echo "$dir/$name.kubeconfig"
+}
+
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
+  client) shift; cmd_client "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   status) shift; [ -f "${1:-}/cluster.env" ] && readyz "$1" ;;
   run) shift; cmd_run "$@" ;;
-  *) die "usage: cluster.sh start [dir] | stop <dir> | status <dir> | run -- command..." ;;
+  *) die "usage: cluster.sh start [dir] | stop <dir> | status <dir> | client <dir> <name> <subject> | run -- command..." ;;
 esac

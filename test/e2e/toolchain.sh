@@ -62,6 +62,9 @@ JAEGER_MODULE="github.com/jaegertracing/jaeger@v$JAEGER_VERSION"
 # Debian's containerd 1.6 would do today, but kubelet 1.37 drops 1.x.
 CONTAINERD_VERSION="2.4.2"
 CONTAINERD_MODULE="github.com/containerd/containerd/v2@v$CONTAINERD_VERSION"
+# The node's cluster DNS: CoreDNS with only the plugins the node uses (test/node/coredns, a main
+# package of this repository; keyed by its sources' hash like the random stand-in).
+COREDNS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../node" && pwd)/coredns"
 STANDIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/random-standin"
 
 # ---- setup -----------------------------------------------------------------------------------------
@@ -86,7 +89,7 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOWORK=off
 
-ALL_TOOLS=(etcd kubernetes containerd pulumi pulumi-kubernetes random-standin istioctl prometheus jaeger)
+ALL_TOOLS=(etcd kubernetes containerd coredns pulumi pulumi-kubernetes random-standin istioctl prometheus jaeger)
 if [ "$#" -gt 0 ]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
 
 standin_version() {
@@ -96,11 +99,19 @@ standin_version() {
   echo "$version-$hash"
 }
 
+coredns_version() {
+  local version hash
+  version="$(sed -n 's#^require github.com/coredns/coredns v\(.*\)$#\1#p' "$COREDNS_DIR/go.mod")"
+  hash="$(cat "$COREDNS_DIR"/go.mod "$COREDNS_DIR"/go.sum "$COREDNS_DIR"/*.go | sha256sum | cut -c1-12)"
+  echo "$version-$hash"
+}
+
 tool_version() {
   case "$1" in
     etcd) echo "$ETCD_VERSION" ;;
     kubernetes) echo "$KUBERNETES_VERSION" ;;
     containerd) echo "$CONTAINERD_VERSION" ;;
+    coredns) coredns_version ;;
     pulumi) echo "$PULUMI_VERSION" ;;
     pulumi-kubernetes) echo "$PULUMI_KUBERNETES_VERSION" ;;
     random-standin) standin_version ;;
@@ -117,6 +128,7 @@ tool_bins() {
     etcd) echo "etcd" ;;
     kubernetes) echo "kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy" ;;
     containerd) echo "containerd containerd-shim-runc-v2 ctr" ;;
+    coredns) echo "coredns" ;;
     pulumi) echo "pulumi" ;;
     pulumi-kubernetes) echo "pulumi-resource-kubernetes" ;;
     random-standin) echo "pulumi-resource-random" ;;
@@ -289,6 +301,16 @@ build_jaeger() {
   local dir="$1" src="$CACHE_ROOT/src/jaeger-$JAEGER_VERSION"
   make_wrapper "$src" "$JAEGER_MODULE" "" >/dev/null || return 3
   build_in_wrapper "$src" "$dir/bin/jaeger" "" github.com/jaegertracing/jaeger/cmd/jaeger
+}
+
+build_coredns() {
+  local dir="$1" src="$CACHE_ROOT/src/coredns"
+  find "$CACHE_ROOT" -maxdepth 1 -name 'coredns-*' ! -path "$dir" -exec rm -rf {} +
+  rm -rf "$src"
+  mkdir -p "$src"
+  cp "$COREDNS_DIR"/{go.mod,go.sum,main.go} "$src/"
+  GOFLAGS="-mod=readonly -buildvcs=false" build_in_wrapper "$src" "$dir/bin/coredns" \
+    "-X github.com/coredns/coredns/coremain.GitCommit=v$(coredns_version | cut -d- -f1)" .
 }
 
 build_random_standin() {

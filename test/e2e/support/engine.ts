@@ -5,11 +5,11 @@
  * host is needed (the test process serves the program to the CLI). State lives in a file backend
  * and secrets are encrypted by a passphrase provider, both in a temporary folder.
  *
- * The one thing the suite adds to the program: `pulumi.com/skipAwait` on the kinds whose readiness
- * needs a kubelet (there is none: pods are stored and never start), so the provider does not wait
- * for ready replicas, completed Jobs or Service endpoints that cannot come. Everything else —
+ * The one thing the e2e suite adds to the program: `pulumi.com/skipAwait` on the kinds whose readiness
+ * needs a kubelet (its control plane has none: pods are stored and never start), so the provider does
+ * not wait for ready replicas, completed Jobs or Service endpoints that cannot come. Everything else —
  * including the Namespace's deletion, which the namespace controller finishes — is awaited as in
- * production.
+ * production. The node suite (test/node), whose pods run, adds nothing: every await is on.
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -121,6 +121,7 @@ export class EngineStack {
     workDir: string,
     stackName: string,
     stackFile: string,
+    options: { kubelet?: boolean } = {},
   ): Promise<EngineStack> {
     const home = join(workDir, "pulumi-home");
     const state = join(workDir, "state");
@@ -142,7 +143,7 @@ export class EngineStack {
       counter.registered = 0;
       pulumi.runtime.registerResourceTransform((args) => {
         counter.registered++;
-        return skipAwaitWithoutKubelet(args);
+        return options.kubelet ? undefined : skipAwaitWithoutKubelet(args);
       });
       return deployStack();
     };
