@@ -24,14 +24,14 @@ import { ensureToolchain } from "../e2e/support/control-plane";
 import { EngineStack, type OperationReport } from "../e2e/support/engine";
 import { Kubectl, type LiveObject } from "../e2e/support/kubectl";
 import { waitUntil } from "../runtime/support/wait";
-import { assembleImages, PAUSE_IMAGE, type AssembledImages } from "./images";
+import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, REDIS_UID, type NodeImages } from "./images";
 import { PortForward, inNode, startNode, stopNode, type NodeCluster } from "./support/node";
 import { Router } from "./support/router";
 
 const ROOT = join(__dirname, "../..");
 const NAMESPACE = "agent-fleet";
-/** Redis' uid in the product's pod spec (task-queue.ts): its volume must be writable by it. */
-const REDIS_UID = 999;
+/** What the node and the engine need of toolchain.sh (not istioctl, Prometheus or Jaeger). */
+const NODE_TOOLS = ["etcd", "kubernetes", "containerd", "coredns", "pulumi", "pulumi-kubernetes", "random-standin"];
 
 const timings: [string, number][] = [];
 async function timed<T>(step: string, fn: () => T | Promise<T>): Promise<T> {
@@ -47,7 +47,7 @@ let node: NodeCluster | undefined;
 let kubectl: Kubectl;
 let workDir: string;
 let engine: EngineStack;
-let images: AssembledImages;
+let images: NodeImages;
 let forward: PortForward | undefined;
 let router: Router;
 
@@ -56,9 +56,11 @@ function stackFileText(): string {
   const doc = parseDocument(readFileSync(join(ROOT, "Pulumi.node.yaml"), "utf8"));
   doc.setIn(["config", "agent-fleet:cluster", "kubeconfig"], node?.kubeconfig);
   const digests: Record<string, string> = {};
-  for (const image of images.images) if (image.fleetImage) digests[image.fleetImage] = image.digest;
+  for (const image of images.images)
+    if (image.name !== "redis" && image.name !== "pause") digests[image.name] = image.digest;
   doc.setIn(["config", "agent-fleet:images", "digests"], digests);
-  doc.setIn(["config", "agent-fleet:queue", "image"], images.redis.pinnedRef);
+  const redis = images.images.find((i) => i.name === "redis")!;
+  doc.setIn(["config", "agent-fleet:queue", "image"], `${REDIS_IMAGE_REF}@${redis.digest}`);
   return doc.toString();
 }
 
@@ -68,19 +70,21 @@ type Pod = LiveObject & {
     phase?: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { name: string; ready: boolean; restartCount: number; containerID?: string; imageID?: string }[];
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      containerID?: string;
+      imageID?: string;
+    }[];
   };
   metadata: LiveObject["metadata"] & { deletionTimestamp?: string };
 };
 
+/** The fleet's pods that match a label selector, read from the API. */
 function pods(selector: string): Pod[] {
-  return kubectl.list("pods", NAMESPACE).filter((p) => {
-    const labels = p.metadata.labels ?? {};
-    return selector.split(",").every((kv) => {
-      const [k, v] = kv.split("=");
-      return labels[k!] === v;
-    });
-  }) as Pod[];
+  const out = kubectl.ok(["get", "pods", "-n", NAMESPACE, "-l", selector, "-o", "json"]);
+  return (JSON.parse(out) as { items: Pod[] }).items;
 }
 const agentSelector = (agent: AgentType) => `agent-fleet.io/agent=${agent}`;
 const isReady = (p: Pod) =>
@@ -112,20 +116,23 @@ async function openRouter(): Promise<void> {
 }
 
 /** Applies a stack-config edit through the engine, as `pulumi config set` + `pulumi up`. */
-async function configEdit(step: string, edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<OperationReport> {
+async function configEdit(
+  step: string,
+  edit: (doc: ReturnType<typeof parseDocument>) => void,
+): Promise<OperationReport> {
   engine.editStackFile(edit);
   return timed(`engine: up (${step})`, () => engine.up());
 }
 
 beforeAll(async () => {
-  const tools = await timed("toolchain (build or cache)", ensureToolchain);
+  const tools = await timed("toolchain (build or cache)", () => ensureToolchain(NODE_TOOLS));
   await timed("runtime and policy pack build", () => {
     execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
     execFileSync("npm", ["run", "build", "-w", "policy"], { cwd: ROOT, stdio: "ignore" });
   });
-  images = await timed("images (assemble or cache)", () => assembleImages());
+  images = await timed("images (assemble or cache)", () => assembleNodeImages());
   node = await timed("node start (control plane, containerd + image import, kubelet Ready)", () =>
-    startNode(tools.binDir, images.archive, PAUSE_IMAGE),
+    startNode(tools.binDir, images.archive, PAUSE_IMAGE_REF),
   );
   kubectl = new Kubectl(node);
   // Redis' claim: a StorageClass without a provisioner and one volume in the node's folder, owned by
@@ -172,7 +179,9 @@ afterAll(async () => {
   await forward?.stop();
   if (node) {
     if (process.env.NODE_KEEP_CLUSTER === "1") {
-      console.log(`node: kept running: KUBECONFIG=${node.kubeconfig}; stop with test/node/node.sh stop ${node.dir}`);
+      console.log(
+        `node: kept running: KUBECONFIG=${node.kubeconfig}; stop with test/node/node.sh stop ${node.dir}`,
+      );
     } else {
       await timed("node stop (processes, cgroups, namespaces)", () => stopNode(node!));
     }
@@ -180,13 +189,14 @@ afterAll(async () => {
   if (workDir && process.env.NODE_KEEP_CLUSTER !== "1") rmSync(workDir, { recursive: true, force: true });
   const width = Math.max(...timings.map(([s]) => s.length));
   console.log(
-    ["node suite timings:", ...timings.map(([s, ms]) => `  ${s.padEnd(width)}  ${(ms / 1000).toFixed(1)} s`)].join(
-      "\n",
-    ),
+    [
+      "node suite timings:",
+      ...timings.map(([s, ms]) => `  ${s.padEnd(width)}  ${(ms / 1000).toFixed(1)} s`),
+    ].join("\n"),
   );
 });
 
-describe.sequential("the node stack on a node that runs its pods", () => {
+describe("the node stack on a node that runs its pods", () => {
   it("up, with every await on: each Deployment and StatefulSet Ready, the router answers, the 12 workers reach Redis by its Service name", async () => {
     const report = await timed("engine: up (first, awaits on)", () => engine.up());
     expect(new Set(report.steps.map((s) => s.op))).toEqual(new Set(["create"]));
@@ -208,8 +218,8 @@ describe.sequential("the node stack on a node that runs its pods", () => {
       for (const c of p.status?.containerStatuses ?? []) expect(c.restartCount, `${p.metadata.name}`).toBe(0);
     }
     const token = Buffer.from(
-      (kubectl.get("secret", "task-router-tokens", NAMESPACE) as { data?: Record<string, string> }).data?.tokens ??
-        "",
+      (kubectl.get("secret", "task-router-tokens", NAMESPACE) as { data?: Record<string, string> }).data
+        ?.tokens ?? "",
       "base64",
     )
       .toString()
@@ -306,10 +316,16 @@ describe.sequential("the node stack on a node that runs its pods", () => {
         const done = await Promise.all(batch.map((id) => router.final(id)));
         return done.some((t) => podOfWorker(t.worker, [added]));
       },
-      { timeoutMs: 120_000, intervalMs: 0, message: `a task to run on the new replica ${added.metadata.name}` },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 0,
+        message: `a task to run on the new replica ${added.metadata.name}`,
+      },
     );
     // Back down, with tasks in flight on both replicas while one of them drains.
-    const flowing = Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => router.submit(type, `scale down ${i}`, "down")));
+    const flowing = Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => router.submit(type, `scale down ${i}`, "down")),
+    );
     await configEdit("minReplicas 1, maxReplicas 1", (doc) => {
       doc.setIn(["config", "agent-fleet:agents", agent, "minReplicas"], 1);
       doc.setIn(["config", "agent-fleet:agents", agent, "maxReplicas"], 1);
@@ -366,9 +382,13 @@ describe.sequential("the node stack on a node that runs its pods", () => {
     );
     for (const id of ids) expect((await router.final(id)).status, id).toBe("succeeded");
     // After the restart, new work flows through every agent again.
-    const after = await Promise.all(AGENT_TYPES.map((a) => router.submit(taskTypesOf(a)[0]!, "after redis", "after")));
+    const after = await Promise.all(
+      AGENT_TYPES.map((a) => router.submit(taskTypesOf(a)[0]!, "after redis", "after")),
+    );
     for (const id of after) expect((await router.final(id)).status).toBe("succeeded");
     const { tasks, redelivered } = await router.assertNothingLost();
-    console.log(`node: ledger of ${tasks} tasks, all succeeded; ${redelivered} needed more than one delivery`);
+    console.log(
+      `node: ledger of ${tasks} tasks, all succeeded; ${redelivered} needed more than one delivery`,
+    );
   });
 });

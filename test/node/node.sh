@@ -443,8 +443,12 @@ EOF
 cmd_stop() {
   local dir="${1:-}" name veth
   [ -n "$dir" ] && [ -f "$dir/.agent-fleet-node" ] || die "usage: node.sh stop <dir> (a folder node.sh start made)"
-  for name in kubelet kube-proxy kube-scheduler coredns containerd; do stop_pid "$dir" "$name"; done
-  # Containers, shims and anything else that ended up in the node's cgroups.
+  # Nothing of the node outlives it, so nothing needs a graceful stop: kill the node's processes,
+  # then the containers, shims and anything else in its cgroups.
+  for name in kubelet kube-proxy kube-scheduler coredns containerd; do
+    [ -f "$dir/$name.pid" ] && kill -KILL "$(cat "$dir/$name.pid")" 2>/dev/null || true
+    rm -f "$dir/$name.pid"
+  done
   [ -f "$dir/cgroup-root" ] && sweep_cgroups "$(cat "$dir/cgroup-root")" "$dir/cgroups-created"
   [ -d "$dir/control-plane" ] && E2E_KEEP_CLUSTER_DIR=1 bash "$CLUSTER_SH" stop "$dir/control-plane" 2>/dev/null || true
   stop_pid "$dir" holder

@@ -2,7 +2,9 @@
  * The Worker in-process against a real redis-server: throughput at concurrency, blocking without
  * polling, retries with backoff, lease renewal for long tasks, drain, and the env schema.
  */
+import { Writable } from "node:stream";
 import { Redis } from "ioredis";
+import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../agent-runtime/src/lib/log";
 import { createMetrics } from "../../agent-runtime/src/lib/metrics";
@@ -349,5 +351,25 @@ describe("loadWorkerEnv", () => {
     expect((error as EnvError).variables).toEqual([variable]);
     expect((error as EnvError).message).toContain(message);
     expect((error as EnvError).message).toMatch(/^invalid worker environment:/);
+  });
+});
+
+describe("Worker logging", () => {
+  it("binds agent and worker once, also under a logger that already carries them (the agent process's)", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString().split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const processLogger = pino({ level: "info" }, sink).child({ agent: "python", worker: "w-1" });
+    const { worker } = setup(() => Promise.resolve("ok"), { logger: processLogger, workerId: "w-1" });
+    worker.start();
+    await waitUntil(() => lines.some((l) => l.includes("worker started")));
+    for (const line of lines) {
+      expect(line.match(/"agent":/g), line).toHaveLength(1);
+      expect(line.match(/"worker":/g), line).toHaveLength(1);
+    }
   });
 });

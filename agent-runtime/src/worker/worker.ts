@@ -186,7 +186,14 @@ export class Worker {
     this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
     this.metrics = options.metrics ?? defaultMetrics;
     this.hooks = options.hooks ?? {};
-    this.log = (options.logger ?? defaultLogger).child({ agent: this.agent, worker: this.workerId });
+    // The agent's process logger already carries agent and worker (agent/main.ts): bind only what a
+    // caller's logger lacks, or every line would hold each key twice (seen in a pod's log).
+    const base = options.logger ?? defaultLogger;
+    const bound = base.bindings();
+    this.log = base.child({
+      ...(bound.agent === undefined ? { agent: this.agent } : {}),
+      ...(bound.worker === undefined ? { worker: this.workerId } : {}),
+    });
     this.queue.keys(this.agent); // throws for an unknown agent
     for (const [name, value, min] of [
       ["concurrency", this.concurrency, 1],

@@ -44,9 +44,12 @@ export interface Toolchain {
   prometheusOperatorCrds: string;
 }
 
-/** Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh). */
-export function ensureToolchain(): Toolchain {
-  const lines = script("toolchain.sh", []).split("\n");
+/**
+ * Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh): every tool,
+ * or only the ones named (toolchain.sh's names: etcd, kubernetes, containerd, coredns, pulumi, ...).
+ */
+export function ensureToolchain(only: readonly string[] = []): Toolchain {
+  const lines = script("toolchain.sh", [...only]).split("\n");
   const binDir = lines[lines.length - 1];
   if (!binDir) throw new Error("toolchain.sh printed no bin folder");
   return {

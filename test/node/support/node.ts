@@ -70,15 +70,33 @@ export class PortForward {
     readonly port: number,
   ) {}
 
-  static async open(node: NodeCluster, namespace: string, target: string, remotePort: number): Promise<PortForward> {
+  static async open(
+    node: NodeCluster,
+    namespace: string,
+    target: string,
+    remotePort: number,
+  ): Promise<PortForward> {
     const child = spawn(
       join(node.binDir, "kubectl"),
-      ["--kubeconfig", node.kubeconfig, "-n", namespace, "port-forward", "--address", "127.0.0.1", target, `0:${remotePort}`],
+      [
+        "--kubeconfig",
+        node.kubeconfig,
+        "-n",
+        namespace,
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        target,
+        `0:${remotePort}`,
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let output = "";
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`port-forward ${target}: no port after 60s:\n${output}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`port-forward ${target}: no port after 60s:\n${output}`)),
+        60_000,
+      );
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
         const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(output);
