@@ -215,14 +215,23 @@ export async function assembleNodeImages(options: NodeImagesOptions = {}): Promi
   }
 }
 
-/** Keeps the newest two archives (this one and the one before): each is over 100 MB. */
+/**
+ * Keeps the newest two archives (this one and the one before: each is over 100 MB), and removes the
+ * work folders of runs that were killed before they could (a day old: none still in use).
+ */
 function pruneEntries(imagesRoot: string, current: string): void {
-  const entries = readdirSync(imagesRoot)
+  const aged = (path: string) => Date.now() - statSync(path).mtimeMs;
+  const names = readdirSync(imagesRoot);
+  const entries = names
     .filter((name) => /^[0-9a-f]{16}$/.test(name))
     .map((name) => join(imagesRoot, name))
     .filter((path) => path !== current)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const old of entries.slice(1)) rmSync(old, { recursive: true, force: true });
+    .sort((a, b) => aged(a) - aged(b));
+  const stale = names
+    .filter((name) => name.startsWith("work-"))
+    .map((name) => join(imagesRoot, name))
+    .filter((path) => aged(path) > 24 * 3600_000);
+  for (const old of [...entries.slice(1), ...stale]) rmSync(old, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- assembly
