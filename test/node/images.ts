@@ -38,17 +38,18 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { IMAGE_NAMES, type ImageName } from "../../infra/catalog";
-import { AGENT_PORT, REDIS_PORT, RUNTIME_UID } from "../../infra/components/fleet/conventions";
+import { RUNTIME_UID } from "../../infra/components/fleet/conventions";
 import { BUILD_CONTEXT, prebuiltImages } from "../../infra/components/images/agent-images";
+import {
+  baseEntries,
+  fleetImageConfig,
+  pauseImageConfig,
+  redisEntries,
+  redisImageConfig,
+} from "./support/contents";
 import { gatherInputs, type Inputs } from "./support/inputs";
 import { buildTree, type TreeEntry } from "./support/layer-tree";
-import {
-  CONTAINERD_IMAGE_NAME,
-  OCI_REF_NAME,
-  OciLayout,
-  type ImageRuntimeConfig,
-  type Layer,
-} from "./support/oci-layout";
+import { digestReference, OciLayout, type Descriptor, type Layer } from "./support/oci-layout";
 import {
   cachedStep,
   kubernetesSource,
@@ -58,6 +59,8 @@ import {
   pauseTag,
   type Log,
 } from "./support/stage";
+
+export { IMAGE_PATH, PAUSE_UID, REDIS_UID } from "./support/contents";
 
 export const DEFAULT_REPOSITORY = "ghcr.io/agent-fleet";
 export const DEFAULT_TAG = "0.1.0";
@@ -78,23 +81,15 @@ const PAUSE_TAG = "3.10.2";
 export const REDIS_IMAGE_REF = "docker.io/library/redis:7.0-debian-agent-fleet";
 const REDIS_VERSION_PREFIX = "7.0.";
 
-/** The uid/gid Redis runs as: REDIS_UID in infra/components/fleet/task-queue.ts (the official image's). */
-export const REDIS_UID = 999;
-/** pause runs as nobody, like Kubernetes' image (`USER 65535:65535`). */
-export const PAUSE_UID = 65535;
-
-/**
- * PATH in every image. The Dockerfile sets none: its images inherit alpine's config, whose PATH is
- * this, which is also the default BuildKit gives an image without one.
- */
-export const IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 export type NodeImageName = ImageName | "redis" | "pause";
 
 export interface NodeImage {
   /** An agent type, "router", "redis" or "pause". */
   name: NodeImageName;
-  /** The name containerd records on import, e.g. ghcr.io/agent-fleet/agent-python:0.1.0. */
+  /**
+   * The name containerd records on import, e.g. ghcr.io/agent-fleet/agent-python:0.1.0; it records
+   * `<repository>@<digest>` too, so `<ref>@<digest>` resolves as well.
+   */
   ref: string;
   /** The manifest's digest: `<ref>@<digest>` pins the image, as a stack's `images.digests` does. */
   digest: string;
@@ -220,14 +215,23 @@ export async function assembleNodeImages(options: NodeImagesOptions = {}): Promi
   }
 }
 
-/** Keeps the newest two archives (this one and the one before): each is over 100 MB. */
+/**
+ * Keeps the newest two archives (this one and the one before: each is over 100 MB), and removes the
+ * work folders of runs that were killed before they could (a day old: none still in use).
+ */
 function pruneEntries(imagesRoot: string, current: string): void {
-  const entries = readdirSync(imagesRoot)
+  const aged = (path: string) => Date.now() - statSync(path).mtimeMs;
+  const names = readdirSync(imagesRoot);
+  const entries = names
     .filter((name) => /^[0-9a-f]{16}$/.test(name))
     .map((name) => join(imagesRoot, name))
     .filter((path) => path !== current)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const old of entries.slice(1)) rmSync(old, { recursive: true, force: true });
+    .sort((a, b) => aged(a) - aged(b));
+  const stale = names
+    .filter((name) => name.startsWith("work-"))
+    .map((name) => join(imagesRoot, name))
+    .filter((path) => aged(path) > 24 * 3600_000);
+  for (const old of [...entries.slice(1), ...stale]) rmSync(old, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- assembly
@@ -240,6 +244,11 @@ async function assemble(
   log: Log,
 ): Promise<Omit<NodeImage, "archive">[]> {
   const { root } = inputs;
+  if (!inputs.redisVersion.startsWith(REDIS_VERSION_PREFIX)) {
+    throw new Error(
+      `redis-server here is ${inputs.redisVersion}, but REDIS_IMAGE_REF says 7.0; update REDIS_IMAGE_REF in test/node/images.ts`,
+    );
+  }
   const stageRoot = join(inputs.cacheRoot, "node-images", "stage");
   mkdirSync(stageRoot, { recursive: true });
 
@@ -258,11 +267,6 @@ async function assemble(
     }
     makePause(kubernetes, `v${PAUSE_TAG}-agent-fleet`, dir);
   });
-  if (!inputs.redisVersion.startsWith(REDIS_VERSION_PREFIX)) {
-    throw new Error(
-      `redis-server here is ${inputs.redisVersion}, but REDIS_IMAGE_REF says 7.0; update REDIS_IMAGE_REF in test/node/images.ts`,
-    );
-  }
 
   const layout = new OciLayout(join(work, "layout"));
   const layer = async (name: string, entries: TreeEntry[], createdBy: string): Promise<Layer> => {
@@ -299,13 +303,13 @@ async function assemble(
   ];
   const refs = prebuiltImages({ repository, tag }).refs;
   const images: Omit<NodeImage, "archive">[] = [];
-  const index: { manifest: ReturnType<OciLayout["addImage"]>; annotations: Record<string, string> }[] = [];
-  const add = (name: NodeImageName, ref: string, manifest: ReturnType<OciLayout["addImage"]>) => {
+  const index: { manifest: Descriptor; names: string[] }[] = [];
+  // Each image under its tag and its digest: kubelet asks CRI for `<repo>:<tag>@<digest>` when a stack
+  // pins digests (prebuiltImages with images.digests), which CRI resolves as `<repo>@<digest>` and finds
+  // only if containerd holds an image of that name; an import creates exactly the names listed here.
+  const add = (name: NodeImageName, ref: string, manifest: Descriptor) => {
     images.push({ name, ref, digest: manifest.digest });
-    index.push({
-      manifest,
-      annotations: { [CONTAINERD_IMAGE_NAME]: ref, [OCI_REF_NAME]: ref.slice(ref.lastIndexOf(":") + 1) },
-    });
+    index.push({ manifest, names: [ref, digestReference(ref, manifest.digest)] });
   };
 
   for (const image of IMAGE_NAMES) {
@@ -342,79 +346,6 @@ async function assemble(
   layout.archive(join(work, ARCHIVE));
   rmSync(join(work, "layout"), { recursive: true, force: true });
   return images;
-}
-
-// ---------------------------------------------------------------- what each image holds
-
-const NSSWITCH =
-  "# Users and groups from /etc; /etc/hosts before DNS, as musl (the Dockerfile's libc) resolves.\n" +
-  "passwd: files\ngroup: files\nhosts: files dns\n";
-
-function accounts(user: string, uid: number, home: string): TreeEntry[] {
-  return [
-    {
-      path: "etc/passwd",
-      text: `root:x:0:0:root:/root:/sbin/nologin\n${user}:x:${uid}:${uid}:${user}:${home}:/sbin/nologin\n`,
-    },
-    { path: "etc/group", text: `root:x:0:\n${user}:x:${uid}:\n` },
-    { path: "etc/nsswitch.conf", text: NSSWITCH },
-    { path: "tmp", directory: true, mode: 0o1777 },
-  ];
-}
-
-function baseEntries(inputs: Inputs): TreeEntry[] {
-  return [
-    ...inputs.hostFiles.node.map((f) => ({ path: f.to.slice(1), copyFrom: f.from })),
-    { path: "usr/local/bin/agent-fleet", symlink: "/app/agent-runtime/bin/agent-fleet.js" },
-    ...accounts("agent", RUNTIME_UID, "/tmp"),
-    { path: "app", directory: true },
-  ];
-}
-
-function redisEntries(inputs: Inputs): TreeEntry[] {
-  return [
-    ...inputs.hostFiles.redis.map((f) => ({ path: f.to.slice(1), copyFrom: f.from })),
-    { path: "bin/sh", symlink: "busybox" },
-    { path: "bin/grep", symlink: "busybox" },
-    ...accounts("redis", REDIS_UID, "/data"),
-    // The StatefulSet mounts its volume here; the folder is what a run without one writes into.
-    { path: "data", directory: true },
-  ];
-}
-
-/** The config images/Dockerfile gives `--target router`, or `--target agent --build-arg AGENT_TYPE=<image>`. */
-export function fleetImageConfig(image: ImageName): ImageRuntimeConfig {
-  const env = [`PATH=${IMAGE_PATH}`, "NODE_ENV=production", "HOME=/tmp"];
-  if (image !== "router") {
-    env.push(`AGENT_TYPE=${image}`, "AGENT_TRACK=stable", `AGENT_CONFIG_DIR=/app/images/agents/${image}`);
-  }
-  return {
-    User: `${RUNTIME_UID}:${RUNTIME_UID}`,
-    ExposedPorts: { [`${AGENT_PORT}/tcp`]: {} },
-    Env: env,
-    Entrypoint: ["node", "/app/agent-runtime/bin/agent-fleet.js"],
-    Cmd: [image === "router" ? "router" : "worker"],
-    WorkingDir: "/app",
-  };
-}
-
-function redisImageConfig(): ImageRuntimeConfig {
-  return {
-    User: `${REDIS_UID}:${REDIS_UID}`,
-    ExposedPorts: { [`${REDIS_PORT}/tcp`]: {} },
-    Env: [`PATH=${IMAGE_PATH}`],
-    Cmd: ["redis-server"],
-    WorkingDir: "/data",
-  };
-}
-
-function pauseImageConfig(): ImageRuntimeConfig {
-  return {
-    User: `${PAUSE_UID}:${PAUSE_UID}`,
-    Env: [`PATH=${IMAGE_PATH}`],
-    Entrypoint: ["/pause"],
-    WorkingDir: "/",
-  };
 }
 
 // ---------------------------------------------------------------- CLI

@@ -33,7 +33,7 @@ const BUSYBOX = "/bin/busybox";
 const APT_HINT = "apt-get update && apt-get install -y redis-server redis-tools busybox-static";
 
 /** `NAME="…"` (or NAME="${NAME:-…}") in a shell script of the repository: the one place a version is pinned. */
-function pinnedInScript(root: string, script: string, name: string): string {
+export function pinnedInScript(root: string, script: string, name: string): string {
   const text = readFileSync(join(root, script), "utf8");
   const match = new RegExp(`^${name}="(?:\\$\\{${name}:-)?([^"}]+)\\}?"`, "m").exec(text);
   if (!match?.[1]) throw new Error(`no ${name}="…" line in ${script}`);

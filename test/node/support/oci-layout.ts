@@ -28,8 +28,30 @@ export const MEDIA_TYPES = {
 
 /** The annotation containerd names an imported image by (a full reference). */
 export const CONTAINERD_IMAGE_NAME = "io.containerd.image.name";
-/** The OCI annotation for a reference name; by containerd's convention (`ctr images export`) only the tag. */
+/** The OCI annotation for a reference name (see ociReferenceName). */
 export const OCI_REF_NAME = "org.opencontainers.image.ref.name";
+
+/** `ghcr.io/a/b:1.0` → `{ repository: "ghcr.io/a/b", tag: "1.0" }`; a registry's `:port` is not a tag. */
+export function splitReference(ref: string): { repository: string; tag: string | undefined } {
+  const name = ref.split("@")[0] ?? ref;
+  const at = name.lastIndexOf(":");
+  if (at < 0 || at < name.lastIndexOf("/")) return { repository: name, tag: undefined };
+  return { repository: name.slice(0, at), tag: name.slice(at + 1) };
+}
+
+/**
+ * The reference name containerd's exporter writes beside io.containerd.image.name, and so what its
+ * importer expects: the tag alone for a tagged name (OCI's grammar for ref.name allows no ':' or
+ * '/'), the whole name for a by-digest one (`repo@sha256:…`).
+ */
+export function ociReferenceName(name: string): string {
+  return name.includes("@") ? name : (splitReference(name).tag ?? name);
+}
+
+/** `<repository>@<digest>`: the name CRI resolves `<repository>:<tag>@<digest>` to (it drops the tag). */
+export function digestReference(ref: string, digest: string): string {
+  return `${splitReference(ref).repository}@${digest}`;
+}
 
 export interface Descriptor {
   mediaType: string;
@@ -135,12 +157,21 @@ export class OciLayout {
     return this.addBlob(MEDIA_TYPES.manifest, Buffer.from(JSON.stringify(manifest)));
   }
 
-  /** Writes index.json: one entry per image name, in the order given. */
-  writeIndex(entries: readonly { manifest: Descriptor; annotations: Record<string, string> }[]): void {
+  /**
+   * Writes index.json: one entry per name of each image, in the order given (several names of one
+   * image point at the same manifest, as `ctr images export` writes them).
+   */
+  writeIndex(images: readonly { manifest: Descriptor; names: readonly string[] }[]): void {
     const index = {
       schemaVersion: 2,
       mediaType: MEDIA_TYPES.index,
-      manifests: entries.map((e) => ({ ...e.manifest, platform: PLATFORM, annotations: e.annotations })),
+      manifests: images.flatMap(({ manifest, names }) =>
+        names.map((name) => ({
+          ...manifest,
+          platform: PLATFORM,
+          annotations: { [CONTAINERD_IMAGE_NAME]: name, [OCI_REF_NAME]: ociReferenceName(name) },
+        })),
+      ),
     };
     writeFileSync(join(this.dir, "index.json"), JSON.stringify(index, null, 2) + "\n");
   }

@@ -220,7 +220,7 @@ function findFiles(dir: string, test: (name: string) => boolean): string[] {
 
 const goModDownload = z.object({ Dir: z.string().optional(), Error: z.string().optional() });
 
-/** The Kubernetes source tree at `version` (a Go module download; GOFLAGS/GOPROXY as the caller set them). */
+/** The Kubernetes source tree at `version`: a Go module download (GOPROXY and GOMODCACHE as set outside). */
 export function kubernetesSource(version: string): string {
   // `go mod download` wants a module to run in; an empty one, so no go.mod of ours is touched.
   const work = mkdtempSync(join(tmpdir(), "agent-fleet-gomod-"));
