@@ -372,7 +372,25 @@ if command -v flock >/dev/null 2>&1; then
 fi
 total_start=$SECONDS
 log "cache: $CACHE_ROOT ($("$GO" env GOVERSION), GOPROXY=$("$GO" env GOPROXY))"
-for tool in "${TOOLS[@]}"; do ensure_tool "$tool"; done
+# Two lanes of builds side by side: a go build keeps both cores busy while it compiles, but not
+# while it downloads modules or links (one core), and a second build fills those gaps. The lanes
+# hold about the same work cold (the Kubernetes build and istioctl in one, the provider and Jaeger
+# in the other); E2E_TOOLCHAIN_LANES=1 builds one tool at a time.
+tool_lane() {
+  case "$1" in etcd | kubernetes | containerd | coredns | istioctl) echo 0 ;; *) echo 1 ;; esac
+}
+if [ "${E2E_TOOLCHAIN_LANES:-2}" = 1 ]; then
+  for tool in "${TOOLS[@]}"; do ensure_tool "$tool"; done
+else
+  lane_pids=()
+  for lane in 0 1; do
+    (for tool in "${TOOLS[@]}"; do [ "$(tool_lane "$tool")" = "$lane" ] && ensure_tool "$tool"; done; exit 0) &
+    lane_pids+=($!)
+  done
+  lanes_ok=1
+  for pid in "${lane_pids[@]}"; do wait "$pid" || lanes_ok=0; done
+  [ "$lanes_ok" = 1 ] || die "a build failed (above)"
+fi
 
 # Istio's CRDs, from the same source as istioctl (its base chart's files): the e2e control plane
 # installs them so that the stacks' Istio objects meet Istio's own schemas.
