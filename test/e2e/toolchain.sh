@@ -22,7 +22,7 @@
 #
 # Environment knobs: AGENT_FLEET_CACHE, E2E_GO (go binary), E2E_REBUILD=1 (ignore the cache), and the
 # usual GOPROXY / GOMODCACHE / GOCACHE (one module and build cache serves every tool).
-# Cold build on 2 cores: about 30 minutes (Go module downloads included); warm: < 1 s.
+# Cold build on 2 cores: about an hour (Go module downloads included; test/e2e/README.md); warm: < 1 s.
 set -euo pipefail
 
 # ---- pinned versions ------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ ensure_tool() {
     return 0
   fi
   start=$SECONDS
-  log "building $tool v$version (cold on 2 cores: etcd ~3 min, kubernetes ~15 min, containerd ~3 min, pulumi ~12 min, pulumi-kubernetes ~10 min, random-standin ~1 min) ..."
+  log "building $tool v$version (cold, each takes minutes; test/e2e/README.md has the times) ..."
   rm -rf "$dir"
   mkdir -p "$dir/bin"
   if ! "build_${tool//-/_}" "$dir"; then

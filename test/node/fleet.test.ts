@@ -24,7 +24,8 @@ import { ensureToolchain } from "../e2e/support/control-plane";
 import { EngineStack, type OperationReport } from "../e2e/support/engine";
 import { Kubectl, type LiveObject } from "../e2e/support/kubectl";
 import { waitUntil } from "../runtime/support/wait";
-import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, REDIS_UID, type NodeImages } from "./images";
+import { REDIS_UID } from "../../infra/components/fleet/conventions";
+import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, type NodeImages } from "./images";
 import { PortForward, inNode, startNode, stopNode, type NodeCluster } from "./support/node";
 import { Router } from "./support/router";
 

@@ -60,7 +60,7 @@ import {
   type Log,
 } from "./support/stage";
 
-export { IMAGE_PATH, PAUSE_UID, REDIS_UID } from "./support/contents";
+export { IMAGE_PATH, PAUSE_UID } from "./support/contents";
 
 export const DEFAULT_REPOSITORY = "ghcr.io/agent-fleet";
 export const DEFAULT_TAG = "0.1.0";

@@ -87,6 +87,9 @@ export function spreadOverNodes(
 /** The uid/gid the runtime images run as (images/Dockerfile creates it). */
 export const RUNTIME_UID = 10001;
 
+/** The uid/gid Redis runs as: the official image's `redis` user (and the node suite's image). */
+export const REDIS_UID = 999;
+
 export function podSecurityContext(uid: number = RUNTIME_UID): PodSecurityContext {
   return {
     runAsNonRoot: true,

@@ -11,6 +11,7 @@ import {
   QUEUE_CLIENT_LABEL,
   REDIS_NAME,
   REDIS_PORT,
+  REDIS_UID,
   REDIS_SELECTOR,
 } from "./conventions";
 
@@ -36,9 +37,6 @@ export type TaskQueueArgs = {
       password: pulumi.Input<string>;
     }
 );
-
-/** The Redis uid in the official image. */
-const REDIS_UID = 999;
 
 /** redis-server flags per persistence setting. `noeviction`: a queue must never drop keys under memory pressure. */
 export function redisArgs(persistence: QueuePersistence): string[] {

@@ -5,13 +5,11 @@
  * and /data, and for pause Kubernetes' own image config (`/pause` as 65535).
  */
 import type { ImageName } from "../../../infra/catalog";
-import { AGENT_PORT, REDIS_PORT, RUNTIME_UID } from "../../../infra/components/fleet/conventions";
+import { AGENT_PORT, REDIS_PORT, REDIS_UID, RUNTIME_UID } from "../../../infra/components/fleet/conventions";
 import type { Inputs } from "./inputs";
 import type { TreeEntry } from "./layer-tree";
 import type { ImageRuntimeConfig } from "./oci-layout";
 
-/** The uid/gid Redis runs as: REDIS_UID in infra/components/fleet/task-queue.ts (the official image's). */
-export const REDIS_UID = 999;
 /** pause runs as nobody, like Kubernetes' image (`USER 65535:65535`). */
 export const PAUSE_UID = 65535;
 
