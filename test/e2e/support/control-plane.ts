@@ -47,9 +47,12 @@ export interface Toolchain {
 /**
  * Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh): every tool,
  * or only the ones named (toolchain.sh's names: etcd, kubernetes, containerd, coredns, pulumi, ...).
+ * E2E_TOOLCHAIN_BUILT=<bin folder> says a caller has just built them there (`.ci/run` does, then
+ * builds Prometheus and Jaeger while the suites run): the suites use it without asking toolchain.sh.
  */
 export function ensureToolchain(only: readonly string[] = []): Toolchain {
-  const lines = script("toolchain.sh", [...only]).split("\n");
+  const built = process.env.E2E_TOOLCHAIN_BUILT;
+  const lines = built ? [built] : script("toolchain.sh", [...only]).split("\n");
   const binDir = lines[lines.length - 1];
   if (!binDir) throw new Error("toolchain.sh printed no bin folder");
   return {
