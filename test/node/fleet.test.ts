@@ -26,7 +26,7 @@ import { Kubectl, type LiveObject } from "../e2e/support/kubectl";
 import { waitUntil } from "../runtime/support/wait";
 import { REDIS_UID } from "../../infra/components/fleet/conventions";
 import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, type NodeImages } from "./images";
-import { PortForward, inNode, startNode, stopNode, type NodeCluster } from "./support/node";
+import { PortForward, inNode, nodeMemory, startNode, stopNode, type NodeCluster } from "./support/node";
 import { Router } from "./support/router";
 
 const ROOT = join(__dirname, "../..");
@@ -249,6 +249,10 @@ describe("the node stack on a node that runs its pods", () => {
     // The router reads every agent's queue from Redis (reached as redis.agent-fleet.svc.cluster.local).
     const queues = await router.queues();
     expect(queues.map((q) => q.agent).sort()).toEqual([...AGENT_TYPES].sort());
+    const memory = nodeMemory(node!);
+    console.log(
+      `node: memory after up: node cgroup (runtime, kubelet, proxy, DNS, 14 pods) ${memory.nodeCgroupMiB} MiB, control plane ${memory.controlPlaneMiB} MiB resident`,
+    );
     // Without the token the router refuses.
     const anonymous = await fetch(`http://127.0.0.1:${forward!.port}/v1/queues`);
     expect(anonymous.status).toBe(401);
@@ -270,6 +274,16 @@ describe("the node stack on a node that runs its pods", () => {
       expect(JSON.stringify(t.result)).toContain(`hello ${agent}`);
     }
     timings.push(["12 tasks end to end (submit → result read back)", performance.now() - started]);
+    // Per task, from the queue's own clocks: enqueued → claimed by the pod, and claimed → done.
+    const records = await Promise.all(submitted.map(({ id }) => router.final(id)));
+    const spread = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return `min ${s[0]} ms, median ${s[s.length >> 1]} ms, max ${s[s.length - 1]} ms`;
+    };
+    console.log(
+      `node: enqueued → claimed by the agent's pod: ${spread(records.map((t) => (t.startedAt ?? NaN) - (t.enqueuedAt ?? NaN)))}; ` +
+        `claimed → succeeded (echo delay 1000 ms): ${spread(records.map((t) => (t.finishedAt ?? NaN) - (t.startedAt ?? NaN)))}`,
+    );
     await router.assertNothingLost();
   });
 

@@ -4,7 +4,7 @@
  * `kubectl port-forward` to reach its Services from the test process, as an operator would.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { ControlPlane } from "../../e2e/support/control-plane";
@@ -61,6 +61,23 @@ export function inNode(node: NodeCluster, command: string[]): string {
   const r = spawnSync("bash", [NODE_SH, "exec", node.dir, ...command], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${command.join(" ")} in the node exited ${r.status}:\n${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * Memory in use: the node's cgroup subtree (containerd, kubelet, kube-proxy, kube-scheduler,
+ * CoreDNS and every pod; cgroup v1 or v2) and the control plane's processes (resident sets).
+ */
+export function nodeMemory(node: NodeCluster): { nodeCgroupMiB: number; controlPlaneMiB: number } {
+  const v1 = join("/sys/fs/cgroup/memory", node.cgroupRoot, "memory.usage_in_bytes");
+  const v2 = join("/sys/fs/cgroup", node.cgroupRoot, "memory.current");
+  const usage = Number(readFileSync(existsSync(v1) ? v1 : v2, "utf8"));
+  let rssKiB = 0;
+  for (const name of ["etcd", "kube-apiserver", "kube-controller-manager"]) {
+    const pid = readFileSync(join(node.dir, "control-plane", `${name}.pid`), "utf8").trim();
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    rssKiB += Number(m?.[1] ?? 0);
+  }
+  return { nodeCgroupMiB: Math.round(usage / 2 ** 20), controlPlaneMiB: Math.round(rssKiB / 1024) };
 }
 
 /** `kubectl port-forward` to a Service or pod: a local port on 127.0.0.1 until stop(). */

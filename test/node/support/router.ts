@@ -16,6 +16,9 @@ export const taskRecord = z.looseObject({
   status: z.string(),
   deliveries: z.number(),
   worker: z.string().optional(),
+  enqueuedAt: z.number().optional(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
   result: z.unknown().optional(),
 });
 export type TaskView = z.infer<typeof taskRecord>;
