@@ -296,6 +296,9 @@ describe("the node stack on a node that runs its pods", () => {
     expect(podOfWorker(running.worker, [victim!])).toBe(victim!.metadata.name);
     kubectl.ok(["-n", NAMESPACE, "delete", "pod", victim!.metadata.name, "--wait=false"]);
     for (const id of ids) expect((await router.final(id)).status).toBe("succeeded");
+    // The task under the kill was finished by the draining pod itself, in its one delivery.
+    const drained = await router.final(ids[0]!);
+    expect([drained.worker, drained.deliveries]).toEqual([running.worker, 1]);
     const [replacement] = await timed("pod delete: until the replacement is Ready and the old pod gone", () =>
       readyPods(agent, 1),
     );
