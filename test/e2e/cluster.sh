@@ -44,8 +44,8 @@ tool() {
 
 # A free TCP port on $ADDRESS (nothing accepts a connection there; best effort).
 free_port() {
-  local port i
-  for i in $(seq 1 200); do
+  local port
+  for _ in $(seq 1 200); do
     port=$((20000 + RANDOM % 40000))
     case " ${USED_PORTS:-} " in *" $port "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/$ADDRESS/$port") 2>/dev/null; then
@@ -229,14 +229,14 @@ EOF
 }
 
 cmd_stop() {
-  local dir="${1:-}" name pid i
+  local dir="${1:-}" name pid
   [ -n "$dir" ] && [ -d "$dir" ] || die "usage: cluster.sh stop <dir>"
   for name in kube-controller-manager kube-apiserver etcd; do
     [ -f "$dir/$name.pid" ] || continue
     pid="$(cat "$dir/$name.pid")"
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
-      for i in $(seq 1 50); do
+      for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.2
       done

@@ -46,9 +46,9 @@ in_node() {
 
 # A /30 on 10.213.0.0/16 that no host interface has: .1 is the host's end, .2 the node's.
 free_subnet() {
-  local i used third fourth
+  local used third fourth
   used="$(ip -o -4 addr show)"
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     third=$((RANDOM % 256)) fourth=$((RANDOM % 64 * 4))
     case "$used" in *"10.213.$third.$((fourth + 1))/"*) continue ;; esac
     echo "10.213.$third.$fourth"
@@ -103,8 +103,8 @@ cgroup_pids() {
 # Kills everything left in the node's cgroups, then removes them (deepest first), and the parent
 # folders make_cgroups created on the way (listed in <log>).
 sweep_cgroups() {
-  local root="$1" created="$2" h pids i
-  for i in $(seq 1 20); do
+  local root="$1" created="$2" h pids
+  for _ in $(seq 1 20); do
     pids="$(cgroup_pids "$root")"
     [ -n "$pids" ] || break
     # shellcheck disable=SC2086
@@ -114,7 +114,7 @@ sweep_cgroups() {
   [ -z "$(cgroup_pids "$root")" ] || log "warning: processes left in cgroup $root: $(cgroup_pids "$root" | tr '\n' ' ')"
   for h in $(cgroup_hierarchies); do
     [ -d "$h$root" ] || continue
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
       find "$h$root" -depth -type d -exec rmdir {} + 2>/dev/null || true
       [ -d "$h$root" ] || break
       sleep 0.5
@@ -141,12 +141,12 @@ launch() {
 alive() { [ -f "$1/$2.pid" ] && kill -0 "$(cat "$1/$2.pid")" 2>/dev/null; }
 
 stop_pid() { # stop_pid <dir> <name>: SIGTERM, 10 s, SIGKILL
-  local dir="$1" name="$2" pid i
+  local dir="$1" name="$2" pid
   [ -f "$dir/$name.pid" ] || return 0
   pid="$(cat "$dir/$name.pid")"
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.2
     done
@@ -172,7 +172,8 @@ wait_for() { # wait_for <dir> <what> <command...>
 
 # ---- configuration files ---------------------------------------------------------------------------
 write_containerd_config() {
-  local dir="$1" c="$dir/containerd"
+  local dir="$1" c
+  c="$dir/containerd"
   mkdir -p "$c/root" "$c/state" "$dir/cni/net.d" "$dir/cni/ipam"
   cat >"$c/config.toml" <<EOF
 # containerd 2 for the node suite: everything under $dir, CRI on a unix socket there.
@@ -234,7 +235,8 @@ EOF
 }
 
 write_node_configs() {
-  local dir="$1" ip="$2" cp="$dir/control-plane"
+  local dir="$1" ip="$2" cp
+  cp="$dir/control-plane"
   cat >"$dir/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
