@@ -282,7 +282,7 @@ describe("the node stack on a node that runs its pods", () => {
     };
     console.log(
       `node: enqueued → claimed by the agent's pod: ${spread(records.map((t) => (t.startedAt ?? NaN) - (t.enqueuedAt ?? NaN)))}; ` +
-        `claimed → succeeded (echo delay 1000 ms): ${spread(records.map((t) => (t.finishedAt ?? NaN) - (t.startedAt ?? NaN)))}`,
+        `claimed → succeeded (echo delay 1 s; 5 s for backend, 10 s for data): ${spread(records.map((t) => (t.finishedAt ?? NaN) - (t.startedAt ?? NaN)))}`,
     );
     await router.assertNothingLost();
   });
