@@ -25,7 +25,10 @@ set -euo pipefail
 log() { printf '[e2e-cluster] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-TIMEOUT="${E2E_CLUSTER_TIMEOUT:-90}"
+# shellcheck disable=SC2034 # both are read by processes.sh's wait_for
+TIMEOUT="${E2E_CLUSTER_TIMEOUT:-90}" WATCHED=(etcd kube-apiserver kube-controller-manager) # a wait fails when one exits
+# shellcheck source=processes.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/processes.sh"
 SERVICE_CIDR="10.96.0.0/16"
 SERVICE_IP="10.96.0.1" # first address of SERVICE_CIDR: the in-cluster "kubernetes" Service
 ADDRESS="${E2E_CLUSTER_ADDRESS:-127.0.0.1}"
@@ -128,29 +131,12 @@ launch() {
   echo $! >"$dir/$name.pid"
 }
 
-alive() { [ -f "$1/$2.pid" ] && kill -0 "$(cat "$1/$2.pid")" 2>/dev/null; }
-
 curl_api() {
   local dir="$1" path="$2"
   # shellcheck disable=SC1091
   . "$dir/cluster.env"
   curl -sS --max-time 5 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" \
     "$KUBE_API_SERVER$path"
-}
-
-wait_for() { # wait_for <dir> <what> <command...>
-  local dir="$1" what="$2" deadline=$((SECONDS + TIMEOUT)) name
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    for name in etcd kube-apiserver kube-controller-manager; do
-      if [ -f "$dir/$name.pid" ] && ! alive "$dir" "$name"; then
-        tail -n 30 "$dir/logs/$name.log" >&2 || true
-        die "$name exited while waiting for $what (log: $dir/logs/$name.log)"
-      fi
-    done
-    [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${TIMEOUT}s waiting for $what (logs: $dir/logs)"
-    sleep 0.5
-  done
 }
 
 readyz() { [ "$(curl_api "$1" /readyz)" = ok ]; }
@@ -229,24 +215,9 @@ EOF
 }
 
 cmd_stop() {
-  local dir="${1:-}" name pid
+  local dir="${1:-}" name
   [ -n "$dir" ] && [ -d "$dir" ] || die "usage: cluster.sh stop <dir>"
-  for name in kube-controller-manager kube-apiserver etcd; do
-    [ -f "$dir/$name.pid" ] || continue
-    pid="$(cat "$dir/$name.pid")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-      done
-      if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) ignored SIGTERM for 10s: killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-    fi
-    rm -f "$dir/$name.pid"
-  done
+  for name in kube-controller-manager kube-apiserver etcd; do stop_pid "$dir" "$name"; done
   if [ "${E2E_KEEP_CLUSTER_DIR:-0}" = 1 ]; then
     log "stopped; kept $dir"
   else
@@ -254,20 +225,6 @@ cmd_stop() {
     rm -rf "$dir"
     log "stopped and removed $dir"
   fi
-}
-
-cmd_run() {
-  [ "${1:-}" = "--" ] && shift
-  [ "$#" -gt 0 ] || die "usage: cluster.sh run -- command [args...]"
-  local dir rc=0
-  dir="$(cmd_start)"
-  # shellcheck disable=SC2064
-  trap "cmd_stop '$dir'" EXIT
-  trap 'exit 130' INT TERM
-  # shellcheck disable=SC1091
-  . "$dir/cluster.env"
-  "$@" || rc=$?
-  return "$rc"
 }
 
 # client <dir> <name> <subject>: a client certificate signed by the cluster CA, and a kubeconfig.
@@ -288,6 +245,6 @@ case "${1:-}" in
   client) shift; cmd_client "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   status) shift; [ -f "${1:-}/cluster.env" ] && readyz "$1" ;;
-  run) shift; cmd_run "$@" ;;
+  run) shift; run_started "cluster.sh run -- command [args...]" cluster.env "$@" ;;
   *) die "usage: cluster.sh start [dir] | stop <dir> | status <dir> | client <dir> <name> <subject> | run -- command..." ;;
 esac

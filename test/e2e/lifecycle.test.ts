@@ -30,6 +30,7 @@ import {
 import { standInStackFile } from "../support/stand-ins";
 import { EngineError, EngineStack, type OperationReport } from "./support/engine";
 import { Kubectl, dryRun, liveRef, refOf, type LiveObject } from "./support/kubectl";
+import { StepTimings } from "./support/timings";
 
 const ROOT = join(__dirname, "../..");
 const NAMESPACE = "agent-fleet";
@@ -41,15 +42,8 @@ const NEW_LOADER_IMAGE =
 /** The API key the suite sets as a secret: it must never appear in plain text anywhere. */
 const API_KEY = `sk-ant-e2e-${Math.random().toString(36).slice(2)}-not-a-real-key`;
 
-const timings: [string, number][] = [];
-async function timed<T>(step: string, fn: () => T | Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings.push([step, performance.now() - start]);
-  }
-}
+const timings = new StepTimings();
+const timed = <T>(step: string, fn: () => T | Promise<T>): Promise<T> => timings.timed(step, fn);
 
 let cp: ControlPlane | undefined;
 let kubectl: Kubectl;
@@ -195,13 +189,7 @@ afterAll(() => {
     }
   }
   if (workDir && process.env.E2E_KEEP_CLUSTER !== "1") rmSync(workDir, { recursive: true, force: true });
-  const width = Math.max(...timings.map(([s]) => s.length));
-  console.log(
-    [
-      "e2e step timings:",
-      ...timings.map(([s, ms]) => `  ${s.padEnd(width)}  ${(ms / 1000).toFixed(1)} s`),
-    ].join("\n"),
-  );
+  console.log(timings.report("e2e step timings:"));
 });
 
 describe("the e2e stack through the Pulumi engine", () => {
@@ -543,7 +531,7 @@ describe("the dev, staging and prod stacks", () => {
       const r = renders[i] as RenderResult;
       const start = performance.now();
       const result = dryRun(kubectl, r.objects);
-      timings.push([`${stack}: server dry-run`, performance.now() - start]);
+      timings.record(`${stack}: server dry-run`, performance.now() - start);
       expect(result.serverChecked).toBe(r.objects.length);
       expect(result.objects.map(liveRef).sort()).toEqual(r.objects.map(refOf).sort());
     },

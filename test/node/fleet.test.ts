@@ -23,6 +23,7 @@ import { AGENT_TYPES, taskTypesOf, type AgentType } from "../../agent-runtime/sr
 import { ensureToolchain } from "../e2e/support/control-plane";
 import { EngineStack, type OperationReport } from "../e2e/support/engine";
 import { Kubectl, type LiveObject } from "../e2e/support/kubectl";
+import { StepTimings } from "../e2e/support/timings";
 import { waitUntil } from "../runtime/support/wait";
 import { REDIS_UID } from "../../infra/components/fleet/conventions";
 import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, type NodeImages } from "./images";
@@ -31,7 +32,7 @@ import { Router } from "./support/router";
 
 const ROOT = join(__dirname, "../..");
 const NAMESPACE = "agent-fleet";
-/** What the node and the engine need of toolchain.sh (not istioctl, Prometheus or Jaeger). */
+/** What the node and the engine need of toolchain.sh (not istioctl, Prometheus or the collector). */
 const NODE_TOOLS = [
   "etcd",
   "kubernetes",
@@ -42,15 +43,8 @@ const NODE_TOOLS = [
   "random-standin",
 ];
 
-const timings: [string, number][] = [];
-async function timed<T>(step: string, fn: () => T | Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings.push([step, performance.now() - start]);
-  }
-}
+const timings = new StepTimings();
+const timed = <T>(step: string, fn: () => T | Promise<T>): Promise<T> => timings.timed(step, fn);
 
 let node: NodeCluster | undefined;
 let kubectl: Kubectl;
@@ -196,13 +190,7 @@ afterAll(async () => {
     }
   }
   if (workDir && process.env.NODE_KEEP_CLUSTER !== "1") rmSync(workDir, { recursive: true, force: true });
-  const width = Math.max(...timings.map(([s]) => s.length));
-  console.log(
-    [
-      "node suite timings:",
-      ...timings.map(([s, ms]) => `  ${s.padEnd(width)}  ${(ms / 1000).toFixed(1)} s`),
-    ].join("\n"),
-  );
+  console.log(timings.report("node suite timings:"));
 });
 
 describe("the node stack on a node that runs its pods", () => {
@@ -273,7 +261,7 @@ describe("the node stack on a node that runs its pods", () => {
       expect(podOfWorker(t.worker, pods(agentSelector(agent))), `${id} worker ${t.worker}`).toBeDefined();
       expect(JSON.stringify(t.result)).toContain(`hello ${agent}`);
     }
-    timings.push(["12 tasks end to end (submit → result read back)", performance.now() - started]);
+    timings.record("12 tasks end to end (submit → result read back)", performance.now() - started);
     // Per task, from the queue's own clocks: enqueued → claimed by the pod, and claimed → done.
     const records = await Promise.all(submitted.map(({ id }) => router.final(id)));
     const spread = (xs: number[]) => {

@@ -26,6 +26,10 @@ die() { log "error: $*"; exit 1; }
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CLUSTER_SH="$HERE/../e2e/cluster.sh"
 TIMEOUT="${NODE_TIMEOUT:-120}"
+# shellcheck disable=SC2034 # read by processes.sh's wait_for: a wait fails when one of them exits
+WATCHED=(containerd coredns kube-scheduler kube-proxy kubelet)
+# shellcheck source=../e2e/processes.sh
+. "$HERE/../e2e/processes.sh"
 NODE_NAME="agent-fleet-node"
 POD_CIDR="10.244.0.0/24"
 SERVICE_CIDR="10.96.0.0/16" # cluster.sh's
@@ -136,38 +140,6 @@ launch() {
     bash -c 'for f in $CGROUP_PROCS; do echo $$ >"$f"; done; exec "$@"' "$name" "$@" \
     >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
-}
-
-alive() { [ -f "$1/$2.pid" ] && kill -0 "$(cat "$1/$2.pid")" 2>/dev/null; }
-
-stop_pid() { # stop_pid <dir> <name>: SIGTERM, 10 s, SIGKILL
-  local dir="$1" name="$2" pid
-  [ -f "$dir/$name.pid" ] || return 0
-  pid="$(cat "$dir/$name.pid")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -0 "$pid" 2>/dev/null && { log "$name (pid $pid) ignored SIGTERM for 10s: killing it"; kill -KILL "$pid" 2>/dev/null || true; }
-  fi
-  rm -f "$dir/$name.pid"
-}
-
-wait_for() { # wait_for <dir> <what> <command...>
-  local dir="$1" what="$2" deadline=$((SECONDS + TIMEOUT)) name
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    for name in containerd coredns kube-scheduler kube-proxy kubelet; do
-      if [ -f "$dir/$name.pid" ] && ! alive "$dir" "$name"; then
-        tail -n 30 "$dir/logs/$name.log" >&2 || true
-        die "$name exited while waiting for $what (log: $dir/logs/$name.log)"
-      fi
-    done
-    [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${TIMEOUT}s waiting for $what (logs: $dir/logs)"
-    sleep 0.5
-  done
 }
 
 # ---- configuration files ---------------------------------------------------------------------------
@@ -464,24 +436,10 @@ cmd_stop() {
   fi
 }
 
-cmd_run() {
-  [ "${1:-}" = "--" ] && shift
-  [ "$#" -gt 0 ] || die "usage: node.sh run -- command [args...]"
-  local dir rc=0
-  dir="$(cmd_start)"
-  # shellcheck disable=SC2064
-  trap "cmd_stop '$dir'" EXIT
-  trap 'exit 130' INT TERM
-  # shellcheck disable=SC1091
-  . "$dir/node.env"
-  "$@" || rc=$?
-  return "$rc"
-}
-
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  run) shift; cmd_run "$@" ;;
+  run) shift; run_started "node.sh run -- command [args...]" node.env "$@" ;;
   exec) shift; d="${1:-}"; shift; in_node "$d" "$@" ;;
   *) die "usage: node.sh start [dir] | stop <dir> | run -- command... | exec <dir> command..." ;;
 esac
