@@ -1,110 +1,121 @@
 /**
- * Traces in a real Jaeger (all-in-one, in-memory storage, built by test/e2e/toolchain.sh): the
- * local fleet (`agent-fleet dev`, router + 12 agents in one process) exports OTLP/HTTP to Jaeger's
- * receiver, its agents call a local fake OpenAI-compatible server, one task is submitted, and
- * Jaeger's query API must return one trace holding the router's submit span, the queue wait, the
- * worker's delivery and the model call — each with the task id — parented as documented.
- * Every process is started here on free loopback ports and killed by PID in afterAll.
+ * Traces through a real OpenTelemetry Collector running the stack's pipeline: the local fleet
+ * (`agent-fleet dev`, router + 12 agents in one process, its agents calling a local fake
+ * OpenAI-compatible server) exports OTLP/HTTP to "the stack's collector", which runs exactly the
+ * pipeline the program gives the opentelemetry-collector chart (collectorConfig: otlp ->
+ * memory_limiter, batch -> otlphttp) over the chart's default receiver and processors. It forwards
+ * to "the tracing backend", a second collector that writes what it receives to a file (the contrib
+ * file exporter). One task is submitted; the backend must hold one trace with the router's submit
+ * span, the queue wait, the worker's delivery and the model call, each with the task id, parented
+ * as documented (docs/operations.md, "Tracing a task").
+ * Both collectors are built by test/e2e/toolchain.sh (test/obs/otelcol). Every process is started
+ * here on free loopback ports and killed by PID in afterAll.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectorConfig } from "../../infra/components/platform/observability";
 import { freePort, ScriptProcess, startFakeLlm, waitUntil, type FakeLlm } from "../runtime/support";
 import { startDevFleet, type DevFleet } from "./support/fleet";
 import { obsTools } from "./support/tools";
 
 const SERVICE = "agent-fleet-obs-test";
 const TASK_ID = `trace-obs-${process.pid}`;
+const WANTED = ["POST /v1/tasks", "queue wait", "process reviewer", "POST /v1/chat/completions"];
 
-interface JaegerSpan {
-  traceID: string;
-  spanID: string;
-  operationName: string;
-  references: { refType: string; traceID: string; spanID: string }[];
-  tags: { key: string; value: unknown }[];
-  startTime: number;
+/** A span as OTLP's JSON encoding writes it (the file exporter's format). */
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: OtlpAttribute[];
+}
+interface OtlpAttribute {
+  key: string;
+  value: { stringValue?: string; intValue?: string; boolValue?: boolean; doubleValue?: number };
+}
+interface OtlpExport {
+  resourceSpans?: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans?: { spans?: OtlpSpan[] }[] }[];
 }
 
 let dir: string;
-let jaeger: ScriptProcess | undefined;
+const collectors: ScriptProcess[] = [];
 let dev: DevFleet | undefined;
 let llm: FakeLlm | undefined;
-let queryUrl: string;
-let otlpUrl: string;
+let spansFile: string;
 
-function jaegerConfig(otlpPort: number, queryPort: number, queryGrpcPort: number): string {
-  return [
-    "service:",
-    "  extensions: [jaeger_storage, jaeger_query]",
-    "  pipelines:",
-    "    traces:",
-    "      receivers: [otlp]",
-    "      processors: [batch]",
-    "      exporters: [jaeger_storage_exporter]",
-    "  telemetry:",
-    "    metrics:",
-    "      level: none",
-    "    logs:",
-    "      level: warn",
-    "extensions:",
-    "  jaeger_storage:",
-    "    backends:",
-    "      memstore:",
-    "        memory:",
-    "          max_traces: 10000",
-    "  jaeger_query:",
-    "    storage:",
-    "      traces: memstore",
-    "    http:",
-    `      endpoint: 127.0.0.1:${queryPort}`,
-    "    grpc:",
-    `      endpoint: 127.0.0.1:${queryGrpcPort}`,
-    "receivers:",
-    "  otlp:",
-    "    protocols:",
-    "      http:",
-    `        endpoint: 127.0.0.1:${otlpPort}`,
-    "processors:",
-    "  batch:",
-    "    timeout: 100ms",
-    "exporters:",
-    "  jaeger_storage_exporter:",
-    "    trace_storage: memstore",
-    "",
-  ].join("\n");
-}
-
-beforeAll(async () => {
-  const tools = obsTools();
-  dir = mkdtempSync(path.join(tmpdir(), "obs-tracing-"));
-  const [otlpPort, queryPort, queryGrpcPort] = [await freePort(), await freePort(), await freePort()];
-  const config = path.join(dir, "jaeger.yaml");
-  writeFileSync(config, jaegerConfig(otlpPort, queryPort, queryGrpcPort));
-  jaeger = new ScriptProcess(
-    spawn(tools.jaeger, [`--config=file:${config}`], { stdio: ["ignore", "pipe", "pipe"] }),
+/** Starts the collector with `config` (YAML's JSON subset) and waits until its OTLP/HTTP receiver answers. */
+async function startCollector(name: string, config: object, otlpUrl: string): Promise<void> {
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  const collector = new ScriptProcess(
+    spawn(obsTools().otelcol, [`--config=file:${file}`], { stdio: ["ignore", "pipe", "pipe"] }),
     process.env.FLEET_TEST_VERBOSE === "1",
   );
-  queryUrl = `http://127.0.0.1:${queryPort}`;
-  otlpUrl = `http://127.0.0.1:${otlpPort}`;
+  collectors.push(collector);
   await waitUntil(
     async () => {
-      if (!jaeger?.running) throw new Error(`jaeger exited early:\n${jaeger?.output.join("\n")}`);
-      const up = await fetch(`${queryUrl}/api/services`).then(
+      if (!collector.running)
+        throw new Error(`the ${name} collector exited early:\n${collector.output.join("\n")}`);
+      const answered = await fetch(`${otlpUrl}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }).then(
         (r) => r.ok,
         () => false,
       );
-      return up || undefined;
+      return answered || undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 200, message: "Jaeger's query API" },
+    { timeoutMs: 60_000, intervalMs: 200, message: `the ${name} collector's OTLP/HTTP receiver` },
+  );
+}
+
+const quiet = { telemetry: { metrics: { level: "none" }, logs: { level: "warn" } } };
+const otlpReceiver = (port: number) => ({ otlp: { protocols: { http: { endpoint: `127.0.0.1:${port}` } } } });
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "obs-tracing-"));
+  spansFile = path.join(dir, "backend-spans.jsonl");
+  const [backendPort, stackPort] = [await freePort(), await freePort()];
+  const backendUrl = `http://127.0.0.1:${backendPort}`;
+  const stackUrl = `http://127.0.0.1:${stackPort}`;
+
+  await startCollector(
+    "backend",
+    {
+      receivers: otlpReceiver(backendPort),
+      exporters: { file: { path: spansFile, flush_interval: "100ms" } },
+      service: { pipelines: { traces: { receivers: ["otlp"], exporters: ["file"] } }, ...quiet },
+    },
+    backendUrl,
+  );
+  // The stack's collector: the chart's defaults for what the program's pipeline names (its otlp
+  // receiver, here on loopback instead of the pod IP; its memory_limiter and batch settings), then
+  // the program's own config, merged over them as the chart does.
+  const stack = collectorConfig(backendUrl);
+  await startCollector(
+    "stack",
+    {
+      receivers: otlpReceiver(stackPort),
+      processors: {
+        memory_limiter: { check_interval: "5s", limit_percentage: 80, spike_limit_percentage: 25 },
+        batch: {},
+      },
+      exporters: stack.exporters,
+      service: { ...stack.service, ...quiet },
+    },
+    stackUrl,
   );
 
   llm = await startFakeLlm("traced answer");
   dev = await startDevFleet({
     LLM_BASE_URL: llm.baseUrl,
     LLM_MODEL: "fake-llm",
-    OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+    OTEL_EXPORTER_OTLP_ENDPOINT: stackUrl,
     OTEL_SERVICE_NAME: SERVICE,
     OTEL_BSP_SCHEDULE_DELAY: "200",
   });
@@ -112,12 +123,42 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dev?.stop();
-  await jaeger?.kill9();
+  for (const collector of collectors) await collector.kill9();
   await llm?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("tracing into a real Jaeger", () => {
+/** Every span of `traceId` the backend has written so far, with its resource's service name. */
+function backendSpans(traceId: string): { service: string | undefined; span: OtlpSpan }[] {
+  if (!existsSync(spansFile)) return [];
+  const found: { service: string | undefined; span: OtlpSpan }[] = [];
+  for (const line of readFileSync(spansFile, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const batch = JSON.parse(line) as OtlpExport;
+    for (const rs of batch.resourceSpans ?? []) {
+      const service = attribute(rs.resource?.attributes, "service.name");
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const span of ss.spans ?? []) {
+          if (span.traceId === traceId)
+            found.push({ service: typeof service === "string" ? service : undefined, span });
+        }
+      }
+    }
+  }
+  return found;
+}
+
+function attribute(
+  attributes: OtlpAttribute[] | undefined,
+  key: string,
+): string | number | boolean | undefined {
+  const value = attributes?.find((a) => a.key === key)?.value;
+  if (!value) return undefined;
+  if (value.intValue !== undefined) return Number(value.intValue);
+  return value.stringValue ?? value.boolValue ?? value.doubleValue;
+}
+
+describe("tracing through the stack's collector pipeline", () => {
   it("one trace holds the router's submit, the queue wait, the worker's delivery and the model call", async () => {
     const routerUrl = dev!.routerUrl;
     const submitted = await fetch(`${routerUrl}/v1/tasks`, {
@@ -146,38 +187,30 @@ describe("tracing into a real Jaeger", () => {
     const traceId = record.traceparent?.split("-")[1];
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-    // Found the way an operator would: by service and the task id tag.
-    const tags = encodeURIComponent(JSON.stringify({ "agent_fleet.task.id": TASK_ID }));
+    // Through both collectors: the stack's batches and forwards, the backend writes.
     const spans = await waitUntil(
-      async () => {
-        const response = await fetch(
-          `${queryUrl}/api/traces?service=${SERVICE}&tags=${tags}&limit=20&lookback=1h`,
-        );
-        if (!response.ok) return undefined;
-        const body = (await response.json()) as { data: { traceID: string; spans: JaegerSpan[] }[] };
-        const trace = body.data.find((t) => t.traceID === traceId);
-        const names = new Set(trace?.spans.map((s) => s.operationName));
-        const wanted = ["POST /v1/tasks", "queue wait", "process reviewer", "POST /v1/chat/completions"];
-        return wanted.every((n) => names.has(n)) ? trace!.spans : undefined;
+      () => {
+        const found = backendSpans(traceId!);
+        const names = new Set(found.map((s) => s.span.name));
+        return WANTED.every((n) => names.has(n)) ? found : undefined;
       },
-      { timeoutMs: 60_000, intervalMs: 500, message: `the trace of ${TASK_ID} in Jaeger` },
+      { timeoutMs: 60_000, intervalMs: 500, message: `the trace of ${TASK_ID} at the tracing backend` },
     );
-    const byName = (name: string) => spans.find((s) => s.operationName === name)!;
-    const tag = (span: JaegerSpan, key: string) => span.tags.find((t) => t.key === key)?.value;
-    for (const name of ["POST /v1/tasks", "queue wait", "process reviewer", "POST /v1/chat/completions"]) {
-      const span = byName(name);
-      expect(tag(span, "agent_fleet.task.id"), name).toBe(TASK_ID);
-      expect(tag(span, "agent_fleet.agent.type"), name).toBe("reviewer");
-      expect(tag(span, "agent_fleet.task.priority"), name).toBe(1);
+    const byName = (name: string) => spans.find((s) => s.span.name === name)!.span;
+    for (const name of WANTED) {
+      const { service, span } = spans.find((s) => s.span.name === name)!;
+      expect(service, name).toBe(SERVICE);
+      expect(attribute(span.attributes, "agent_fleet.task.id"), name).toBe(TASK_ID);
+      expect(attribute(span.attributes, "agent_fleet.agent.type"), name).toBe("reviewer");
+      expect(attribute(span.attributes, "agent_fleet.task.priority"), name).toBe(1);
     }
-    const parentOf = (span: JaegerSpan) => span.references.find((r) => r.refType === "CHILD_OF")?.spanID;
     const submit = byName("POST /v1/tasks");
-    expect(parentOf(byName("queue wait"))).toBe(submit.spanID);
-    expect(parentOf(byName("process reviewer"))).toBe(submit.spanID);
-    expect(parentOf(byName("POST /v1/chat/completions"))).toBe(byName("process reviewer").spanID);
+    expect(byName("queue wait").parentSpanId).toBe(submit.spanId);
+    expect(byName("process reviewer").parentSpanId).toBe(submit.spanId);
+    expect(byName("POST /v1/chat/completions").parentSpanId).toBe(byName("process reviewer").spanId);
     // The model server received the model call's context.
     expect(llm!.requests.at(-1)!.headers.traceparent).toBe(
-      `00-${traceId!}-${byName("POST /v1/chat/completions").spanID}-01`,
+      `00-${traceId!}-${byName("POST /v1/chat/completions").spanId}-01`,
     );
 
     // A drain flushes what is left and the fleet stops cleanly.

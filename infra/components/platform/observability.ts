@@ -91,6 +91,27 @@ export const OBSERVABILITY_SERVICES = {
 /** The label Grafana's dashboard sidecar loads ConfigMaps by (both charts' default). */
 export const DASHBOARD_LABEL = { grafana_dashboard: "1" } as const;
 
+/**
+ * The collector's pipeline, merged by the opentelemetry-collector chart over its defaults (which
+ * define the `otlp` receiver on 4317/4318 and the `memory_limiter` and `batch` processors): traces
+ * from OTLP, through both processors, to your tracing backend over OTLP/HTTP, else to the log. The
+ * observability suite runs a real collector with exactly this (test/obs/tracing.test.ts).
+ */
+export function collectorConfig(exportTo: string | undefined) {
+  return {
+    exporters: exportTo ? { otlphttp: { endpoint: exportTo } } : { debug: {} },
+    service: {
+      pipelines: {
+        traces: {
+          receivers: ["otlp"],
+          processors: ["memory_limiter", "batch"],
+          exporters: [exportTo ? "otlphttp" : "debug"],
+        },
+      },
+    },
+  };
+}
+
 /** Where the runtime sends traces when the stack installs the collector. */
 export function collectorEndpoint(namespace: string): string {
   const c = OBSERVABILITY_SERVICES.collector;
@@ -367,18 +388,7 @@ export class FleetObservability extends pulumi.ComponentResource {
           fullnameOverride: OBSERVABILITY_SERVICES.collector.name,
           image: { repository: COLLECTOR_CHART.image },
           resources: OBSERVABILITY_RESOURCES.collector,
-          config: {
-            exporters: exportTo ? { otlphttp: { endpoint: exportTo } } : { debug: {} },
-            service: {
-              pipelines: {
-                traces: {
-                  receivers: ["otlp"],
-                  processors: ["memory_limiter", "batch"],
-                  exporters: [exportTo ? "otlphttp" : "debug"],
-                },
-              },
-            },
-          },
+          config: collectorConfig(exportTo),
         },
       });
     }

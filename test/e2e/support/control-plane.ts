@@ -48,7 +48,7 @@ export interface Toolchain {
  * Builds (or finds in the cache) the control plane and the Pulumi engine (toolchain.sh): every tool,
  * or only the ones named (toolchain.sh's names: etcd, kubernetes, containerd, coredns, pulumi, ...).
  * E2E_TOOLCHAIN_BUILT=<bin folder> says a caller has just built them there (`.ci/run` does, then
- * builds Prometheus and Jaeger while the suites run): the suites use it without asking toolchain.sh.
+ * builds the next phase while a suite runs): the suites use it without asking toolchain.sh.
  */
 export function ensureToolchain(only: readonly string[] = []): Toolchain {
   const built = process.env.E2E_TOOLCHAIN_BUILT;
