@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // `npm run test:obs`: alerts, dashboards and traces against real parts (test/obs): promtool checks
-// and unit-tests the rules, a real Prometheus scrapes a local fleet, a real Jaeger receives its
-// spans. Kept out of `npm test` because the binaries come from test/e2e/toolchain.sh (Go builds).
+// and unit-tests the rules, a real Prometheus scrapes a local fleet, its spans pass through a real
+// OpenTelemetry Collector running the stack's pipeline. Kept out of `npm test` because the binaries come from test/e2e/toolchain.sh (Go builds).
 export default defineConfig({
   test: {
     name: "obs",
