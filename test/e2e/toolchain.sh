@@ -373,12 +373,11 @@ total_start=$SECONDS
 log "cache: $CACHE_ROOT ($("$GO" env GOVERSION), GOPROXY=$("$GO" env GOPROXY))"
 # Two lanes of builds side by side: a go build keeps both cores busy while it compiles, but not
 # while it downloads modules or links (one core), and a second build fills those gaps. The lanes
-# hold about the same work cold, also for .ci/run's two calls (the engine and cluster tools, then
-# Prometheus and the collector): etcd, Kubernetes, istioctl and Prometheus in one; the Pulumi CLI,
-# the provider, containerd, CoreDNS, the stand-in and the collector in the other. E2E_TOOLCHAIN_LANES=1 builds
-# one tool at a time.
+# split each of .ci/run's three phases (test/e2e/README.md): etcd, Kubernetes, istioctl, CoreDNS
+# and Prometheus in one; the Pulumi CLI, the provider, the stand-in, containerd and the collector
+# in the other. E2E_TOOLCHAIN_LANES=1 builds one tool at a time.
 tool_lane() {
-  case "$1" in etcd | kubernetes | istioctl | prometheus) echo 0 ;; *) echo 1 ;; esac
+  case "$1" in etcd | kubernetes | istioctl | coredns | prometheus) echo 0 ;; *) echo 1 ;; esac
 }
 if [ "${E2E_TOOLCHAIN_LANES:-2}" = 1 ]; then
   for tool in "${TOOLS[@]}"; do ensure_tool "$tool"; done
