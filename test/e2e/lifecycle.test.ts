@@ -13,7 +13,6 @@
  * pulumi-random) and Istio's CRDs (fixtures/). There is no kubelet: pods are stored, never started,
  * so the suite's transform sets `pulumi.com/skipAwait` on the kinds only a kubelet makes ready.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import {
   stopControlPlane,
   type ControlPlane,
 } from "./support/control-plane";
+import { buildPolicyPack } from "../support/policy-pack";
 import { standInStackFile } from "../support/stand-ins";
 import { EngineError, EngineStack, type OperationReport } from "./support/engine";
 import { Kubectl, dryRun, liveRef, refOf, type LiveObject } from "./support/kubectl";
@@ -167,9 +167,7 @@ beforeAll(async () => {
     kubectl.ok(["wait", "--for=condition=Established", "--timeout=60s", "-f", crds]);
   }
   // The pack runs from its compiled JavaScript (policy/README.md).
-  await timed("policy pack build", () =>
-    execFileSync("npm", ["run", "build", "-w", "policy"], { cwd: ROOT, stdio: "ignore" }),
-  );
+  await timed("policy pack build", buildPolicyPack);
   workDir = mkdtempSync(join(tmpdir(), "agent-fleet-e2e-engine-"));
   engine = await timed("engine: stack init", () =>
     EngineStack.create(tools, workDir, "e2e", stackFileText()),

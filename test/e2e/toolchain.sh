@@ -373,7 +373,7 @@ total_start=$SECONDS
 log "cache: $CACHE_ROOT ($("$GO" env GOVERSION), GOPROXY=$("$GO" env GOPROXY))"
 # Two lanes of builds side by side: a go build keeps both cores busy while it compiles, but not
 # while it downloads modules or links (one core), and a second build fills those gaps. The lanes
-# split each of .ci/run's three phases (test/e2e/README.md): etcd, Kubernetes, istioctl, CoreDNS
+# split each of .ci/run's two phases (test/e2e/README.md): etcd, Kubernetes, istioctl, CoreDNS
 # and Prometheus in one; the Pulumi CLI, the provider, the stand-in, containerd and the collector
 # in the other. E2E_TOOLCHAIN_LANES=1 builds one tool at a time.
 tool_lane() {

@@ -13,7 +13,6 @@
  * Not covered here (test/node/README.md): NetworkPolicy enforcement, Istio, the HPA's External
  * metric, images built by BuildKit, and more than one node.
  */
-import { execFileSync } from "node:child_process";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +23,7 @@ import { ensureToolchain } from "../e2e/support/control-plane";
 import { EngineStack, type OperationReport } from "../e2e/support/engine";
 import { Kubectl, type LiveObject } from "../e2e/support/kubectl";
 import { StepTimings } from "../e2e/support/timings";
+import { buildPolicyPack } from "../support/policy-pack";
 import { waitUntil } from "../runtime/support/wait";
 import { REDIS_UID } from "../../infra/components/fleet/conventions";
 import { assembleNodeImages, PAUSE_IMAGE_REF, REDIS_IMAGE_REF, type NodeImages } from "./images";
@@ -130,9 +130,7 @@ async function configEdit(
 beforeAll(async () => {
   const tools = await timed("toolchain (build or cache)", () => ensureToolchain(NODE_TOOLS));
   // The pack runs from its compiled JavaScript (policy/README.md); the images compile the runtime themselves.
-  await timed("policy pack build", () =>
-    execFileSync("npm", ["run", "build", "-w", "policy"], { cwd: ROOT, stdio: "ignore" }),
-  );
+  await timed("policy pack build", buildPolicyPack);
   images = await timed("images (assemble or cache)", () => assembleNodeImages());
   node = await timed("node start (control plane, containerd + image import, kubelet Ready)", () =>
     startNode(tools.binDir, images.archive, PAUSE_IMAGE_REF),

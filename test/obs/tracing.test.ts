@@ -196,9 +196,10 @@ describe("tracing through the stack's collector pipeline", () => {
       },
       { timeoutMs: 60_000, intervalMs: 500, message: `the trace of ${TASK_ID} at the tracing backend` },
     );
-    const byName = (name: string) => spans.find((s) => s.span.name === name)!.span;
+    const found = (name: string) => spans.find((s) => s.span.name === name)!;
+    const byName = (name: string) => found(name).span;
     for (const name of WANTED) {
-      const { service, span } = spans.find((s) => s.span.name === name)!;
+      const { service, span } = found(name);
       expect(service, name).toBe(SERVICE);
       expect(attribute(span.attributes, "agent_fleet.task.id"), name).toBe(TASK_ID);
       expect(attribute(span.attributes, "agent_fleet.agent.type"), name).toBe("reviewer");

@@ -5,9 +5,9 @@
  * the analyzer it serves. The test builds the pack, starts it like that, and talks to the analyzer
  * over gRPC as the engine would: info, config, one resource and one stack analysis.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
@@ -27,9 +27,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TYPES, containerOf, deployment, hpa, podOf, securityOf } from "./support/fixtures";
 import { k8sOutputs, urnOf } from "./support/harness";
-
-const ROOT = resolve(__dirname, "../..");
-const PACK_DIR = join(ROOT, "policy");
+import { buildPolicyPack, POLICY_PACK_DIR as PACK_DIR } from "../support/policy-pack";
 
 let pack: ChildProcess | undefined;
 let client: AnalyzerClient;
@@ -63,10 +61,7 @@ function diagnostics(response: AnalyzeResponse) {
 }
 
 beforeAll(async () => {
-  // `npm run build -w policy`, without npm's start-up time.
-  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], {
-    cwd: PACK_DIR,
-  });
+  buildPolicyPack();
   // Resolved from the pack folder, as the language host's locateModule does.
   const runPolicyPack = createRequire(join(PACK_DIR, "package.json")).resolve(
     "@pulumi/pulumi/cmd/run-policy-pack",
