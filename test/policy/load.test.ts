@@ -27,7 +27,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TYPES, containerOf, deployment, hpa, podOf, securityOf } from "./support/fixtures";
 import { k8sOutputs, urnOf } from "./support/harness";
-import { buildPolicyPack, POLICY_PACK_DIR as PACK_DIR } from "../support/policy-pack";
+import { buildPolicyPack, POLICY_PACK_DIR } from "../support/policy-pack";
 
 let pack: ChildProcess | undefined;
 let client: AnalyzerClient;
@@ -63,11 +63,11 @@ function diagnostics(response: AnalyzeResponse) {
 beforeAll(async () => {
   buildPolicyPack();
   // Resolved from the pack folder, as the language host's locateModule does.
-  const runPolicyPack = createRequire(join(PACK_DIR, "package.json")).resolve(
+  const runPolicyPack = createRequire(join(POLICY_PACK_DIR, "package.json")).resolve(
     "@pulumi/pulumi/cmd/run-policy-pack",
   );
-  const child = spawn(process.execPath, [runPolicyPack, "127.0.0.1:0", PACK_DIR], {
-    cwd: PACK_DIR,
+  const child = spawn(process.execPath, [runPolicyPack, "127.0.0.1:0", POLICY_PACK_DIR], {
+    cwd: POLICY_PACK_DIR,
     stdio: ["ignore", "pipe", "pipe"],
   });
   pack = child;

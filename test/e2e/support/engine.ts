@@ -25,11 +25,12 @@ import {
 } from "@pulumi/pulumi/automation";
 import { vi } from "vitest";
 import { parseDocument } from "yaml";
+import { POLICY_PACK_DIR } from "../../support/policy-pack";
 
 const ROOT = join(__dirname, "../../..");
 export const PROJECT = "agent-fleet";
 /** The policy pack as an executable analyzer (no language host needed): policy/bin/analyzer. */
-export const POLICY_PACK = join(ROOT, "policy/bin/analyzer");
+export const POLICY_PACK = join(POLICY_PACK_DIR, "bin/analyzer");
 
 /** Kinds whose readiness only a kubelet (running pods) can bring about. */
 const AWAITS_A_KUBELET = new Set([
